@@ -1,0 +1,78 @@
+/**
+ * Namespace /calls: agents and callers join `call:<id>` rooms and relay
+ * `call:event`s to every other member, on every gateway, through the bus.
+ * Each relayed event is also delivered to the call's watchers in /dashboard.
+ */
+import type { Namespace, Socket } from "socket.io";
+import { emitConfirmed } from "./adapter.js";
+import { onClientEvent } from "./client-events.js";
+import type { Logger } from "./log.js";
+import type { GatewayMetrics } from "./metrics.js";
+import {
+  CLIENT_EVENT,
+  ERROR_CODE,
+  SERVER_EVENT,
+  callRoom,
+  type Ack,
+  type RelayedCallEvent,
+} from "./protocol.js";
+import { checkCallEvent, checkCallRef } from "./validation.js";
+
+export interface CallsDeps {
+  gatewayId: string;
+  maxEventDataBytes: number;
+  /** The /dashboard namespace when this gateway serves it, so watchers see relayed events. */
+  dashboard: Namespace | undefined;
+  metrics: GatewayMetrics;
+  log: Logger;
+}
+
+export function serveCalls(calls: Namespace, deps: CallsDeps): void {
+  calls.on("connection", (socket: Socket) => {
+    onClientEvent(socket, CLIENT_EVENT.join, (payload) => join(socket, payload), deps);
+    onClientEvent(socket, CLIENT_EVENT.leave, (payload) => leave(socket, payload), deps);
+    onClientEvent(socket, CLIENT_EVENT.callEvent, (payload) => relay(calls, socket, payload, deps), deps);
+  });
+}
+
+async function join(socket: Socket, payload: unknown): Promise<Ack<{ room: string }>> {
+  const ref = checkCallRef(payload);
+  if (!ref.ok) return ref;
+  const room = callRoom(ref.value.callId);
+  await socket.join(room);
+  return { ok: true, room };
+}
+
+async function leave(socket: Socket, payload: unknown): Promise<Ack> {
+  const ref = checkCallRef(payload);
+  if (!ref.ok) return ref;
+  await socket.leave(callRoom(ref.value.callId));
+  return { ok: true };
+}
+
+async function relay(calls: Namespace, socket: Socket, payload: unknown, deps: CallsDeps): Promise<Ack> {
+  const input = checkCallEvent(payload, deps.maxEventDataBytes);
+  if (!input.ok) return input;
+  const room = callRoom(input.value.callId);
+  if (!socket.rooms.has(room)) {
+    return { ok: false, error: { code: ERROR_CODE.notInCall, message: `join ${room} before sending to it` } };
+  }
+  const event: RelayedCallEvent = { ...input.value, from: socket.id, ts: Date.now(), via: deps.gatewayId };
+  const deliveries = [emitConfirmed(calls, () => socket.to(room).emit(SERVER_EVENT.callEvent, event))];
+  const dashboard = deps.dashboard;
+  if (dashboard) deliveries.push(emitConfirmed(dashboard, () => dashboard.to(room).emit(SERVER_EVENT.callEvent, event)));
+  const outcomes = await Promise.allSettled(deliveries);
+  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
+  deps.metrics.broadcastsPublished.inc({ namespace: calls.name, outcome: failed ? "failed" : "ok" }, deliveries.length);
+  if (failed) {
+    deps.log.warn("publish failed", { room, error: failed.reason as Error });
+    return {
+      ok: false,
+      error: {
+        code: ERROR_CODE.publishFailed,
+        message: "the event reached members on this gateway only: the bus did not acknowledge it; retry",
+      },
+    };
+  }
+  return { ok: true };
+}

@@ -1,0 +1,182 @@
+/**
+ * The gateway's configuration: every environment variable it reads is
+ * declared here once, with its default and what it accepts, and parsed at
+ * start-up. A bad value stops the process (exit code 2, see main.ts) with a
+ * one-line message naming the variable, the value received and what was
+ * expected.
+ */
+import { ALL_NAMESPACES, type NamespaceName } from "./protocol.js";
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    readonly received: string | undefined,
+    readonly expected: string,
+  ) {
+    super(`${variable}=${received === undefined ? "(unset)" : JSON.stringify(received)}: expected ${expected}`);
+    this.name = "ConfigError";
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+export type RedisMode = "cluster" | "single" | "memory";
+export interface RedisNode {
+  host: string;
+  port: number;
+}
+
+export interface GatewayConfig {
+  /** TCP port for Socket.IO and HTTP (`PORT`, default 3000). */
+  port: number;
+  /** Address to bind (`HOST`, default 0.0.0.0). */
+  host: string;
+  /** Identifies this process in logs, acks and relayed events (`GATEWAY_ID`, default host:port:pid). */
+  gatewayId: string;
+  /** Which namespaces this gateway serves (`NAMESPACES`, default both). A fleet may serve one. */
+  namespaces: NamespaceName[];
+  redis: {
+    /** `cluster`: Redis Cluster (ElastiCache cluster mode); `single`: one Redis 7 node; `memory`: no Redis, one process only. */
+    mode: RedisMode;
+    /** Seed nodes (`REDIS_NODES`, comma-separated host:port). Required unless mode is memory. */
+    nodes: RedisNode[];
+    /** TLS to Redis (`REDIS_TLS`, default false; ElastiCache with encryption in transit needs true). */
+    tls: boolean;
+    /** Password / ElastiCache auth token (`REDIS_AUTH`, optional). Never logged. */
+    auth: string | undefined;
+    /**
+     * How long a publish may wait for Redis before its sender gets a
+     * `publish_failed` ack (`PUBLISH_TIMEOUT_MS`, default 2000). Local members
+     * of the room are served when it settles either way.
+     */
+    publishTimeoutMs: number;
+  };
+  /**
+   * Engine.IO heartbeat (`PING_INTERVAL_MS` default 25000, `PING_TIMEOUT_MS`
+   * default 20000). The AWS NLB drops a TCP flow idle for 350 s; a ping every
+   * 25 s keeps every healthy connection well inside that.
+   */
+  pingIntervalMs: number;
+  pingTimeoutMs: number;
+  /** Largest Socket.IO frame accepted, in bytes (`MAX_FRAME_BYTES`, default 32768); a larger one closes that connection. */
+  maxFrameBytes: number;
+  /** Largest `data` of a `call:event`, in bytes of JSON (`MAX_EVENT_DATA_BYTES`, default 16384). */
+  maxEventDataBytes: number;
+  /** Drain window after SIGTERM, in seconds (`DRAIN_SECONDS`, default 30). */
+  drainSeconds: number;
+  /** Seconds after SIGTERM during which connections are left alone before the drain starts (`DRAIN_GRACE_SECONDS`, default 5). */
+  drainGraceSeconds: number;
+  /** `debug`, `info`, `warn` or `error` (`LOG_LEVEL`, default info). */
+  logLevel: "debug" | "info" | "warn" | "error";
+}
+
+export function parseGatewayConfig(env: Env = process.env): GatewayConfig {
+  const port = integer(env, "PORT", { min: 1, max: 65535, fallback: 3000 });
+  const host = text(env, "HOST", "0.0.0.0");
+  const mode = oneOf(env, "REDIS_MODE", ["cluster", "single", "memory"] as const, "cluster");
+  const nodes = mode === "memory" ? optionalNodes(env) : requiredNodes(env);
+  if (mode === "single" && nodes.length !== 1) {
+    throw new ConfigError("REDIS_NODES", env.REDIS_NODES, "exactly one host:port when REDIS_MODE=single");
+  }
+  const pingIntervalMs = integer(env, "PING_INTERVAL_MS", { min: 1000, max: 300_000, fallback: 25_000 });
+  const pingTimeoutMs = integer(env, "PING_TIMEOUT_MS", { min: 1000, max: 120_000, fallback: 20_000 });
+  // The NLB's 350 s idle timeout bounds the heartbeat: a connection with no
+  // traffic for longer is cut without either side knowing.
+  if (pingIntervalMs + pingTimeoutMs >= 350_000) {
+    throw new ConfigError(
+      "PING_INTERVAL_MS",
+      env.PING_INTERVAL_MS,
+      "PING_INTERVAL_MS + PING_TIMEOUT_MS below 350000 (the NLB's TCP idle timeout)",
+    );
+  }
+  return {
+    port,
+    host,
+    gatewayId: text(env, "GATEWAY_ID", `gw-${port}-${process.pid}`),
+    namespaces: namespaces(env),
+    redis: {
+      mode,
+      nodes,
+      tls: boolean(env, "REDIS_TLS", false),
+      auth: env.REDIS_AUTH === "" ? undefined : env.REDIS_AUTH,
+      publishTimeoutMs: integer(env, "PUBLISH_TIMEOUT_MS", { min: 50, max: 60_000, fallback: 2000 }),
+    },
+    pingIntervalMs,
+    pingTimeoutMs,
+    maxFrameBytes: integer(env, "MAX_FRAME_BYTES", { min: 1024, max: 10_000_000, fallback: 32_768 }),
+    maxEventDataBytes: integer(env, "MAX_EVENT_DATA_BYTES", { min: 16, max: 10_000_000, fallback: 16_384 }),
+    drainSeconds: integer(env, "DRAIN_SECONDS", { min: 0, max: 3600, fallback: 30 }),
+    drainGraceSeconds: integer(env, "DRAIN_GRACE_SECONDS", { min: 0, max: 3600, fallback: 5 }),
+    logLevel: oneOf(env, "LOG_LEVEL", ["debug", "info", "warn", "error"] as const, "info"),
+  };
+}
+
+function text(env: Env, name: string, fallback: string): string {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  return raw;
+}
+
+function integer(env: Env, name: string, o: { min: number; max: number; fallback: number }): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return o.fallback;
+  const expected = `an integer from ${o.min} to ${o.max}`;
+  if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(name, raw, expected);
+  const value = Number(raw.trim());
+  if (value < o.min || value > o.max) throw new ConfigError(name, raw, expected);
+  return value;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const v = raw.trim().toLowerCase();
+  if (v === "true" || v === "1" || v === "yes") return true;
+  if (v === "false" || v === "0" || v === "no") return false;
+  throw new ConfigError(name, raw, "true or false");
+}
+
+function oneOf<const T extends readonly string[]>(env: Env, name: string, values: T, fallback: T[number]): T[number] {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!values.includes(raw)) throw new ConfigError(name, raw, `one of ${values.join(", ")}`);
+  return raw as T[number];
+}
+
+const HOST_PORT = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):(\d{1,5})$/;
+
+function parseNodes(env: Env): RedisNode[] {
+  const raw = env.REDIS_NODES ?? "";
+  const expected = "comma-separated host:port seed nodes, e.g. 127.0.0.1:7000,127.0.0.1:7001";
+  const nodes = raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "")
+    .map((entry) => {
+      const m = HOST_PORT.exec(entry);
+      const port = m ? Number(m[2]) : 0;
+      if (!m || port < 1 || port > 65535) throw new ConfigError("REDIS_NODES", raw, expected);
+      return { host: m[1].replace(/^\[|\]$/g, ""), port };
+    });
+  if (nodes.length === 0) throw new ConfigError("REDIS_NODES", env.REDIS_NODES, expected);
+  return nodes;
+}
+
+function requiredNodes(env: Env): RedisNode[] {
+  return parseNodes(env);
+}
+
+function optionalNodes(env: Env): RedisNode[] {
+  return env.REDIS_NODES ? parseNodes(env) : [];
+}
+
+function namespaces(env: Env): NamespaceName[] {
+  const raw = env.NAMESPACES;
+  if (raw === undefined || raw.trim() === "") return [...ALL_NAMESPACES];
+  const list = raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const unknown = list.filter((n) => !(ALL_NAMESPACES as readonly string[]).includes(n));
+  if (unknown.length > 0 || list.length === 0) {
+    throw new ConfigError("NAMESPACES", raw, `a comma-separated subset of ${ALL_NAMESPACES.join(",")}`);
+  }
+  return [...new Set(list)] as NamespaceName[];
+}

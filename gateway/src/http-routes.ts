@@ -1,0 +1,50 @@
+/**
+ * Plain HTTP on the gateway's port, beside Socket.IO: liveness, readiness and
+ * metrics. Socket.IO answers its own path (/socket.io/) before these run.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Registry } from "prom-client";
+
+export interface Readiness {
+  ready: boolean;
+  /** Why the gateway is not ready: draining, redis down, starting. */
+  reason?: string;
+  detail?: unknown;
+}
+
+export interface HttpRouteDeps {
+  gatewayId: string;
+  readiness(): Readiness;
+  registry: Registry;
+}
+
+export function createHttpRoutes(deps: HttpRouteDeps) {
+  return async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? "/").split("?")[0];
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      return json(res, 405, { error: "method_not_allowed", message: `${req.method} is not served here` });
+    }
+    switch (path) {
+      case "/healthz":
+        return json(res, 200, { ok: true, gateway: deps.gatewayId });
+      case "/readyz": {
+        const r = deps.readiness();
+        return json(res, r.ready ? 200 : 503, { ready: r.ready, gateway: deps.gatewayId, reason: r.reason, detail: r.detail });
+      }
+      case "/metrics": {
+        const body = await deps.registry.metrics();
+        res.writeHead(200, { "content-type": deps.registry.contentType });
+        res.end(body);
+        return;
+      }
+      default:
+        return json(res, 404, { error: "not_found", message: `no route for ${path}` });
+    }
+  };
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}

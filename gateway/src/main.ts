@@ -1,0 +1,51 @@
+/**
+ * The gateway process: parse configuration (exit 2 on a bad value), start,
+ * and stop cleanly on SIGTERM/SIGINT.
+ */
+import { ConfigError, parseGatewayConfig } from "./config.js";
+import { createLogger } from "./log.js";
+import { createGateway } from "./server.js";
+
+function loadConfig() {
+  try {
+    return parseGatewayConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`switchboard gateway: invalid configuration: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+const config = loadConfig();
+const log = createLogger(config.logLevel, { gateway: config.gatewayId });
+
+// A rejected promise from the Redis client or the adapter must not take down
+// every connection on this process: log it and carry on.
+process.on("unhandledRejection", (reason) => {
+  log.error("unhandled promise rejection", { error: reason instanceof Error ? reason : String(reason) });
+});
+
+const gateway = createGateway(config, log);
+
+let stopping = false;
+async function stop(signal: string): Promise<void> {
+  if (stopping) {
+    log.warn("second signal: exiting now", { signal });
+    process.exit(1);
+  }
+  stopping = true;
+  log.info("stopping", { signal });
+  gateway.markDraining();
+  await gateway.close();
+  log.info("stopped");
+  process.exit(0);
+}
+process.on("SIGTERM", () => void stop("SIGTERM"));
+process.on("SIGINT", () => void stop("SIGINT"));
+
+gateway.start().catch((err) => {
+  log.error("failed to start", { error: err as Error });
+  process.exit(1);
+});

@@ -1,0 +1,132 @@
+/**
+ * Assembles one gateway: HTTP routes, the bus, the Socket.IO server with the
+ * sharded adapter, and the namespaces this gateway serves. `main.ts` runs it
+ * as a process; nothing here reads the environment.
+ */
+import { createServer, type Server as HttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Server } from "socket.io";
+import { createBusAdapter } from "./adapter.js";
+import { createBus, type Bus } from "./bus.js";
+import { serveCalls } from "./calls.js";
+import type { GatewayConfig } from "./config.js";
+import { serveDashboard } from "./dashboard.js";
+import { createHttpRoutes, type Readiness } from "./http-routes.js";
+import type { Logger } from "./log.js";
+import { createMetrics, type GatewayMetrics } from "./metrics.js";
+import { NAMESPACE } from "./protocol.js";
+
+export interface Gateway {
+  readonly config: GatewayConfig;
+  readonly http: HttpServer;
+  readonly bus: Bus;
+  readonly metrics: GatewayMetrics;
+  /** Undefined until start() has connected the bus. */
+  io: Server | undefined;
+  /** Listens at once (so /healthz and /readyz answer), then connects the bus and opens Socket.IO. */
+  start(): Promise<void>;
+  /** Marks the gateway as draining: /readyz answers 503 from now on. */
+  markDraining(): void;
+  readiness(): Readiness;
+  /** Disconnects every client, closes Socket.IO, the bus and the HTTP server. */
+  close(): Promise<void>;
+  address(): AddressInfo;
+}
+
+export function createGateway(config: GatewayConfig, log: Logger): Gateway {
+  const metrics = createMetrics();
+  const bus = createBus(config.redis, log);
+  let draining = false;
+  let io: Server | undefined;
+
+  const readiness = (): Readiness => {
+    if (draining) return { ready: false, reason: "draining" };
+    if (!io) return { ready: false, reason: "starting: connecting to redis" };
+    const health = bus.health();
+    if (!health.ok) return { ready: false, reason: health.reason ?? "redis unavailable", detail: health.shards };
+    return { ready: true };
+  };
+
+  const http = createServer(createHttpRoutes({ gatewayId: config.gatewayId, readiness, registry: metrics.registry }));
+
+  function openSocketIo(): Server {
+    const server = new Server(http, {
+      // WebSocket only: with no long-polling, every request of a session is
+      // one TCP connection, so the NLB needs no stickiness.
+      transports: ["websocket"],
+      pingInterval: config.pingIntervalMs,
+      pingTimeout: config.pingTimeoutMs,
+      maxHttpBufferSize: config.maxFrameBytes,
+      perMessageDeflate: false,
+      serveClient: false,
+      adapter: createBusAdapter(bus, config.redis.publishTimeoutMs, ({ ok, seconds }) =>
+        metrics.publishSeconds.observe({ outcome: ok ? "ok" : "failed" }, seconds),
+      ),
+    });
+    const served = new Set<string>(config.namespaces);
+    const dashboard = served.has(NAMESPACE.dashboard) ? server.of(NAMESPACE.dashboard) : undefined;
+    if (served.has(NAMESPACE.calls)) {
+      serveCalls(server.of(NAMESPACE.calls), {
+        gatewayId: config.gatewayId,
+        maxEventDataBytes: config.maxEventDataBytes,
+        dashboard,
+        metrics,
+        log,
+      });
+    }
+    if (dashboard) serveDashboard(dashboard, { metrics, log });
+    for (const name of served) {
+      const nsp = server.of(name);
+      nsp.on("connection", (socket) => {
+        metrics.connectionsAccepted.inc({ namespace: name });
+        socket.emit("server:hello", { gateway: config.gatewayId });
+      });
+    }
+    metrics.connected.reset();
+    new Set([...served]).forEach((name) => metrics.connected.set({ namespace: name }, 0));
+    // Read live at scrape time: the namespace already keeps the count.
+    (metrics.connected as unknown as { collect: () => void }).collect = () => {
+      for (const name of served) metrics.connected.set({ namespace: name }, server.of(name).sockets.size);
+    };
+    return server;
+  }
+
+  return {
+    config,
+    http,
+    bus,
+    metrics,
+    get io() {
+      return io;
+    },
+    async start() {
+      await new Promise<void>((resolve, reject) => {
+        http.once("error", reject);
+        http.listen(config.port, config.host, () => {
+          http.off("error", reject);
+          resolve();
+        });
+      });
+      log.info("listening", { port: config.port, namespaces: config.namespaces });
+      await bus.connect();
+      io = openSocketIo();
+      log.info("accepting connections");
+    },
+    markDraining() {
+      draining = true;
+    },
+    readiness,
+    async close() {
+      draining = true;
+      if (io) {
+        // io.close() disconnects every socket, closes the adapters (which
+        // unsubscribe their channels) and the HTTP server.
+        await new Promise<void>((resolve) => io!.close(() => resolve()));
+      } else {
+        await new Promise<void>((resolve) => http.close(() => resolve()));
+      }
+      await bus.close();
+    },
+    address: () => http.address() as AddressInfo,
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * `npm run local`: the whole topology on loopback. A 3-primary Redis cluster,
+ * two gateways in cluster mode, and a round-robin TCP balancer on port 3000
+ * that honours /readyz the way the NLB does.
+ *
+ *   npm run local -- --port 3000 --gateway-ports 3001,3002 --redis-ports 7000,7001,7002
+ *
+ * Keys while it runs (on a terminal): `r` restarts the next gateway (a
+ * rolling restart, one at a time), `q` or Ctrl-C stops everything.
+ * `kill -USR2 <pid>` restarts the next gateway too, for scripts.
+ */
+import { parseArgs } from "node:util";
+import { checkRedisServer } from "../topology/redis-cluster.js";
+import { isPortFree } from "../topology/ports.js";
+import { startTopology, type Topology } from "../topology/index.js";
+
+const { values } = parseArgs({
+  options: {
+    port: { type: "string", default: process.env.LOCAL_PORT ?? "3000" },
+    "gateway-ports": { type: "string", default: process.env.LOCAL_GATEWAY_PORTS ?? "3001,3002" },
+    "redis-ports": { type: "string", default: process.env.LOCAL_REDIS_PORTS ?? "7000,7001,7002" },
+    verbose: { type: "boolean", default: false },
+  },
+});
+
+function ports(name: string, raw: string): number[] {
+  const list = raw.split(",").map((s) => Number(s.trim()));
+  if (list.length === 0 || list.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) {
+    fail(`--${name} ${JSON.stringify(raw)}: expected comma-separated port numbers`);
+  }
+  return list;
+}
+
+function fail(message: string): never {
+  process.stderr.write(`npm run local: ${message}\n`);
+  process.exit(1);
+}
+
+const balancerPort = ports("port", values.port!)[0];
+const gatewayPorts = ports("gateway-ports", values["gateway-ports"]!);
+const redisPorts = ports("redis-ports", values["redis-ports"]!);
+if (redisPorts.length !== 3) fail(`--redis-ports needs 3 ports (one per primary), got ${redisPorts.length}`);
+
+try {
+  const { version } = checkRedisServer();
+  console.log(`redis-server ${version} found`);
+} catch (err) {
+  fail((err as Error).message);
+}
+
+const busy: number[] = [];
+for (const p of [balancerPort, ...gatewayPorts, ...redisPorts, ...redisPorts.map((p) => p + 10000)]) {
+  if (!(await isPortFree(p))) busy.push(p);
+}
+if (busy.length > 0) {
+  fail(`port(s) ${busy.join(", ")} already in use (Redis Cluster also needs port+10000 for its bus); choose others with --port, --gateway-ports, --redis-ports`);
+}
+
+let topology: Topology | undefined;
+let stopping = false;
+async function shutdown(code = 0): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  console.log("stopping: gateways, balancer, redis cluster");
+  await topology?.stop();
+  console.log("stopped; temporary files removed");
+  process.exit(code);
+}
+process.on("SIGINT", () => void shutdown());
+process.on("SIGTERM", () => void shutdown());
+
+try {
+  topology = await startTopology({
+    redisPorts,
+    gatewayPorts,
+    balancerPort,
+    onProgress: (line) => console.log(line),
+    onGatewayLine: (line, stream) => {
+      if (values.verbose || stream === "stderr" || /"level":"(warn|error)"/.test(line)) console.log(`  ${line}`);
+    },
+  });
+} catch (err) {
+  console.error(`npm run local: ${(err as Error).message}`);
+  await shutdown(1);
+}
+
+console.log(`ready: http://127.0.0.1:${balancerPort}`);
+console.log(`keys: r = rolling restart of the next gateway, q = quit (or Ctrl-C); try \`npm run demo\` in another terminal`);
+
+let nextRestart = 0;
+let restarting = false;
+async function restartNextGateway(): Promise<void> {
+  if (!topology || restarting || stopping) return;
+  restarting = true;
+  const gw = topology.gateways[nextRestart++ % topology.gateways.length];
+  console.log(`restart: SIGTERM to gateway ${gw.url} (it drains, the balancer stops sending it new connections)`);
+  const code = await gw.stop(120_000);
+  console.log(`restart: gateway ${gw.url} exited with ${code}; starting it again`);
+  await topology.startGateway(gw.port);
+  restarting = false;
+}
+process.on("SIGUSR2", () => void restartNextGateway());
+if (process.stdin.isTTY) {
+  process.stdin.setRawMode(true);
+  process.stdin.setEncoding("utf8").on("data", (key: string) => {
+    if (key === "r") void restartNextGateway();
+    if (key === "q" || key === "\u0003") void shutdown();
+  });
+}
