@@ -39,6 +39,9 @@ export function startGatewayProcess(o: GatewayProcessOptions): GatewayProcess {
     cwd: REPO_ROOT,
     env: { ...process.env, HOST: "127.0.0.1", PORT: String(o.port), GATEWAY_ID: `gw-${o.port}`, ...o.env },
     stdio: ["ignore", "pipe", "pipe"],
+    // Its own process group: a Ctrl-C in the terminal reaches only the
+    // orchestrator, which then stops each gateway once, in order.
+    detached: true,
   });
   const output: string[] = [];
   for (const stream of ["stdout", "stderr"] as const) {
