@@ -1,5 +1,6 @@
 import { CfnOutput, Duration, Stack, Validations, type StackProps } from "aws-cdk-lib";
 import * as ecs from "aws-cdk-lib/aws-ecs";
+import type * as elbv2 from "aws-cdk-lib/aws-elasticloadbalancingv2";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
@@ -18,8 +19,8 @@ export interface SwitchboardStackProps extends StackProps {
 export interface FleetResources {
   readonly bus: Bus;
   readonly gateways: GatewayFleet;
-  readonly targetGroup: import("aws-cdk-lib/aws-elasticloadbalancingv2").NetworkTargetGroup;
-  readonly listener: import("aws-cdk-lib/aws-elasticloadbalancingv2").NetworkListener;
+  readonly targetGroup: elbv2.NetworkTargetGroup;
+  readonly listener: elbv2.NetworkListener;
 }
 
 /**
