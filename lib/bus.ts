@@ -72,7 +72,7 @@ export class Bus extends Construct {
     });
 
     Validations.of(this.authToken).acknowledge({
-      id: "AwsSolutions::AwsSolutions-SMG4",
+      id: "AwsSolutions-SMG4",
       reason:
         "ElastiCache has no managed rotation for AUTH tokens: rotating takes ModifyReplicationGroup with AuthTokenUpdateStrategy ROTATE then SET while every gateway restarts with the new value. It is an operator runbook (docs/stack.md), not a Secrets Manager rotation Lambda.",
     });

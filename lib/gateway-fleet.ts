@@ -97,7 +97,7 @@ export class GatewayFleet extends Construct {
     );
 
     Validations.of(this.taskDefinition.taskRole).acknowledge({
-      id: "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+      id: "AwsSolutions-IAM5[Resource::*]",
       reason: "cloudwatch:PutMetricData supports no resource-level permission; the statement is limited to the gateway's namespace by the cloudwatch:namespace condition.",
     });
 
@@ -164,11 +164,11 @@ export class GatewayFleet extends Construct {
     });
 
     Validations.of(this.taskDefinition.obtainExecutionRole()).acknowledge({
-      id: "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+      id: "AwsSolutions-IAM5[Resource::*]",
       reason: "The only wildcard is ecr:GetAuthorizationToken, which has no resource-level permission (the image pull itself is scoped to the CDK asset repository).",
     });
     Validations.of(this.taskDefinition).acknowledge({
-      id: "AwsSolutions::AwsSolutions-ECS2",
+      id: "AwsSolutions-ECS2",
       reason: "The environment holds only non-secret settings (ports, endpoints, namespaces, timeouts); REDIS_AUTH, AUTH_SECRET and PUBLISH_SECRET come from Secrets Manager as ECS secrets.",
     });
 

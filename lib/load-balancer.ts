@@ -1,10 +1,13 @@
-import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
+import { Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as ecs from "aws-cdk-lib/aws-ecs";
 import * as elbv2 from "aws-cdk-lib/aws-elasticloadbalancingv2";
+import * as iam from "aws-cdk-lib/aws-iam";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
 import { NLB_TCP_IDLE_TIMEOUT_SECONDS } from "./config.js";
+
+const ACCESS_LOG_PREFIX = "nlb";
 
 export interface SocketLoadBalancerProps {
   readonly vpc: ec2.IVpc;
@@ -57,7 +60,7 @@ export class SocketLoadBalancer extends Construct {
       crossZoneEnabled: true,
     });
     Validations.of(this.securityGroup).acknowledge({
-      id: "AwsSolutions::AwsSolutions-EC23",
+      id: "AwsSolutions-EC23",
       reason:
         "Public Socket.IO endpoint: browsers and apps connect from anywhere. Only the listener ports are open (one per fleet), egress only to the gateway port of the tasks.",
     });
@@ -70,14 +73,40 @@ export class SocketLoadBalancer extends Construct {
         lifecycleRules: [{ expiration: Duration.days(90) }],
         removalPolicy: RemovalPolicy.RETAIN,
       });
-      this.loadBalancer.logAccessLogs(this.accessLogBucket, "nlb");
+      // Wired by hand rather than with logAccessLogs(): that one needs a
+      // concrete region (for the classic ELB log-delivery accounts), which an
+      // env-agnostic stack does not have. NLB access logs are delivered by the
+      // log delivery service principal in every region.
+      const bucket = this.accessLogBucket;
+      const account = Stack.of(this).account;
+      bucket.addToResourcePolicy(
+        new iam.PolicyStatement({
+          principals: [new iam.ServicePrincipal("delivery.logs.amazonaws.com")],
+          actions: ["s3:PutObject"],
+          resources: [bucket.arnForObjects(`${ACCESS_LOG_PREFIX}/AWSLogs/${account}/*`)],
+          conditions: { StringEquals: { "s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceAccount": account } },
+        }),
+      );
+      bucket.addToResourcePolicy(
+        new iam.PolicyStatement({
+          principals: [new iam.ServicePrincipal("delivery.logs.amazonaws.com")],
+          actions: ["s3:GetBucketAcl"],
+          resources: [bucket.bucketArn],
+          conditions: { StringEquals: { "aws:SourceAccount": account } },
+        }),
+      );
+      this.loadBalancer.setAttribute("access_logs.s3.enabled", "true");
+      this.loadBalancer.setAttribute("access_logs.s3.bucket", bucket.bucketName);
+      this.loadBalancer.setAttribute("access_logs.s3.prefix", ACCESS_LOG_PREFIX);
+      // ELB checks write access when the attribute is set.
+      if (bucket.policy) this.loadBalancer.node.addDependency(bucket.policy);
       Validations.of(this.accessLogBucket).acknowledge({
-        id: "AwsSolutions::AwsSolutions-S1",
+        id: "AwsSolutions-S1",
         reason: "This bucket is itself the NLB access-log destination; logging its accesses to another bucket would only log the log delivery.",
       });
     } else {
       Validations.of(this.loadBalancer).acknowledge({
-        id: "AwsSolutions::AwsSolutions-ELB2",
+        id: "AwsSolutions-ELB2",
         reason:
           "An NLB writes access logs only for TLS listeners; without certificateArn every listener is TCP, so there is nothing to log. VPC flow logs record the connections. With certificateArn access logs are on.",
       });

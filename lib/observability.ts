@@ -146,7 +146,7 @@ export class Observability extends Construct {
       this.topic = new sns.Topic(this, "AlarmTopic", { displayName: `${this.prefix} alarms`, enforceSSL: true });
       this.topic.addSubscription(new subscriptions.EmailSubscription(config.alarmEmail));
       Validations.of(this.topic).acknowledge({
-        id: "AwsSolutions::AwsSolutions-SNS2",
+        id: "AwsSolutions-SNS2",
         reason:
           "Alarm notifications carry alarm names and metric values, no customer data. CloudWatch cannot publish to a topic encrypted with the AWS-managed aws/sns key, and a customer-managed key for this alone is not worth its cost.",
       });
