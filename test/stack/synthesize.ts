@@ -1,3 +1,5 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { App } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import { AwsSolutionsChecks } from "cdk-nag";
@@ -11,6 +13,8 @@ export interface Synthesized {
   readonly config: SwitchboardConfig;
   /** Unacknowledged AwsSolutions findings, as "RuleId at path". */
   readonly nagFindings: string[];
+  /** The Docker image assets of the stack (assets manifest), with their staged directory. */
+  readonly dockerImages: { source: { directory: string; dockerFile?: string; platform?: string }; stagedDir: string }[];
 }
 
 /**
@@ -26,7 +30,13 @@ export function synthesize(context: Record<string, unknown> = {}, environment: R
   const nagFindings = report.violations.flatMap((v) =>
     v.violatingResources.map((r) => `${v.ruleName} at ${r.constructPath ?? r.resourceLogicalId}`),
   );
-  return { stack, template, json: template.toJSON(), config, nagFindings };
+  const assembly = app.synth();
+  const manifest = JSON.parse(fs.readFileSync(path.join(assembly.directory, "Switchboard.assets.json"), "utf8"));
+  const dockerImages = Object.values(manifest.dockerImages ?? {}).map((a: any) => ({
+    source: a.source,
+    stagedDir: path.join(assembly.directory, a.source.directory),
+  }));
+  return { stack, template, json: template.toJSON(), config, nagFindings, dockerImages };
 }
 
 /** Resources of a type, as [logicalId, resource] pairs. */
