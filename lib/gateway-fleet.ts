@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Duration, RemovalPolicy, Size, Validations } from "aws-cdk-lib";
+import { Duration, IgnoreMode, RemovalPolicy, Size, Validations } from "aws-cdk-lib";
 import * as appscaling from "aws-cdk-lib/aws-applicationautoscaling";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
@@ -144,6 +144,9 @@ export class GatewayFleet extends Construct {
         file: "gateway/Dockerfile",
         platform: arm ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
         exclude: imageExcludes(),
+        // .dockerignore semantics: "lib" means the root lib/ only. The default
+        // glob mode matches base names anywhere and would also drop gateway/src/lib.
+        ignoreMode: IgnoreMode.DOCKER,
       }),
       environment,
       secrets,

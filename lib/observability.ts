@@ -179,7 +179,6 @@ export class Observability extends Construct {
         "The NLB itself resets more than 1,000 connections a minute for 5 minutes: flows idle beyond the 350 s TCP idle timeout (heartbeats not flowing) or sent to targets that are gone. Action: check that PING_INTERVAL_MS is below 350 s on every gateway, and for unhealthy targets.",
     });
 
-    const fleetRows = props.fleets.map((f) => f.gateways);
     dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: "NLB resets per minute",
@@ -191,7 +190,6 @@ export class Observability extends Construct {
       }),
       new cloudwatch.AlarmStatusWidget({ title: "Alarms", alarms: this.alarms, width: 12, height: Math.min(12, 2 + Math.ceil(this.alarms.length / 3)) }),
     );
-    void fleetRows;
   }
 
   private observeFleet(props: ObservabilityProps, f: ObservedFleet): void {

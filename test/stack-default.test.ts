@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
+import { IgnoreStrategy } from "aws-cdk-lib";
 import { Match } from "aws-cdk-lib/assertions";
 import { AUTH_TOKEN_EXCLUDED_CHARACTERS, BUS_PORT } from "../lib/bus.js";
 import { REPO_ROOT, imageExcludes } from "../lib/gateway-fleet.js";
@@ -189,6 +190,16 @@ describe("default stack: container image", () => {
     for (const banned of ["node_modules", "cdk.out", ".git", "coverage", "dist"]) assert.ok(!staged.includes(banned), `${banned} staged`);
     assert.ok(staged.includes("package-lock.json") && staged.includes("gateway"));
     for (const e of ["node_modules", "cdk.out", ".git"]) assert.ok(imageExcludes().includes(e));
+  });
+  it("the exclude list keeps root-level dirs out without dropping same-named dirs inside gateway/src", () => {
+    const ignore = IgnoreStrategy.docker(REPO_ROOT, imageExcludes());
+    const at = (p: string) => ignore.ignores(path.join(REPO_ROOT, p));
+    for (const p of ["node_modules/x/index.js", "gateway/node_modules/x.js", "cdk.out/manifest.json", ".git/HEAD", "lib/config.ts", "test/a.test.ts", "gateway/dist/main.js"]) {
+      assert.equal(at(p), true, `${p} must be excluded`);
+    }
+    for (const p of ["gateway/src/main.ts", "gateway/src/lib/x.ts", "gateway/src/test/x.ts", "package.json", "package-lock.json", "tsconfig.build.json", "gateway/Dockerfile"]) {
+      assert.equal(at(p), false, `${p} must be kept`);
+    }
   });
   it("Dockerfile: multi-stage, CI steps, prod deps only, NODE_ENV=production, non-root, node gateway/dist/main.js", () => {
     const df = fs.readFileSync(path.join(REPO_ROOT, "gateway", "Dockerfile"), "utf8");
