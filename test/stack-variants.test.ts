@@ -147,8 +147,16 @@ describe("existing VPC (vpcId + account + region)", () => {
   it("passes cdk-nag", () => assert.deepEqual(nagFindings, []));
 });
 
-describe("alarmEmail, arm64, redis 7.1", () => {
-  const s = synthesize({ alarmEmail: "oncall@example.com", cpuArchitecture: "arm64", cacheEngine: "redis", cacheEngineVersion: "7.1" });
+describe("alarmEmail, arm64, redis 7.1, authMode=jwks", () => {
+  const s = synthesize({
+    alarmEmail: "oncall@example.com",
+    cpuArchitecture: "arm64",
+    cacheEngine: "redis",
+    cacheEngineVersion: "7.1",
+    authMode: "jwks",
+    authJwksUrl: "https://id.example.com/.well-known/jwks.json",
+    authIssuer: "https://id.example.com/",
+  });
   const { json } = s;
   it("an SNS topic with the email subscribed receives every alarm and its recovery", () => {
     const [topicId] = resourcesOf(json, "AWS::SNS::Topic")[0]!;
@@ -170,6 +178,15 @@ describe("alarmEmail, arm64, redis 7.1", () => {
     assert.equal(rg.Engine, "redis");
     assert.equal(rg.EngineVersion, "7.1");
     assert.equal(rg.CacheParameterGroupName, "default.redis7.cluster.on");
+  });
+  it("jwks: the gateway gets the JWKS URL and issuer, and no HS256 secret is generated", () => {
+    const env = envOf(json);
+    assert.equal(env.AUTH_MODE, "jwks");
+    assert.equal(env.AUTH_JWKS_URL, "https://id.example.com/.well-known/jwks.json");
+    assert.equal(env.AUTH_ISSUER, "https://id.example.com/");
+    const container = resourcesOf(json, "AWS::ECS::TaskDefinition")[0]![1].Properties.ContainerDefinitions[0];
+    assert.deepEqual(container.Secrets.map((x: any) => x.Name).sort(), ["PUBLISH_SECRET", "REDIS_AUTH"]);
+    assert.equal(resourcesOf(json, "AWS::SecretsManager::Secret").length, 2);
   });
   it("passes cdk-nag", () => assert.deepEqual(s.nagFindings, []));
 });
