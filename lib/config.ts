@@ -331,7 +331,7 @@ export interface SwitchboardConfig extends ContextParams {
 
 /** Context keys owned by the CDK itself (feature flags, lookups, CLI settings), not by us. */
 function isCdkOwnedKey(key: string): boolean {
-  return key.startsWith("@") || key.startsWith("aws:") || key.startsWith("aws-cdk:") || key.includes(":") || key === "cdk-nag";
+  return key.startsWith("@") || key.startsWith("aws:") || key.startsWith("aws-cdk:") || key.includes(":");
 }
 
 function closest(name: string, candidates: readonly string[]): string | undefined {
