@@ -290,7 +290,7 @@ export const CONTEXT_SCHEMA = {
   cacheNodeType: text({ group: "broker", doc: "Node type (Graviton memory-optimised by default).", pattern: /^cache\.[a-z0-9]+\.[a-z0-9]+$/, accepted: "an ElastiCache node type such as cache.r7g.large", default: "cache.r7g.large" }),
 
   // --- network ---------------------------------------------------------------
-  maxAzs: integer({ group: "network", doc: "AZs of the new VPC (env-agnostic synth resolves 2). ElastiCache Multi-AZ needs 2.", default: 2, min: 2, max: 6 }),
+  maxAzs: integer({ group: "network", doc: "AZs of the new VPC. ElastiCache Multi-AZ needs 2; more than 2 needs account and region (an environment-agnostic stack gets 2 AZs).", default: 2, min: 2, max: 6 }),
   natGateways: integer({ group: "network", doc: "NAT gateways of the new VPC (1 = cheaper, one per AZ = survives an AZ outage). At least 1: tasks pull their image and reach CloudWatch and Secrets Manager through it (the stack creates no VPC endpoints).", default: 1, min: 1, max: 6 }),
   vpcId: optionalText({ group: "network", doc: "Deploy into this existing VPC (needs explicit account and region) instead of creating one.", pattern: /^vpc-[0-9a-f]{8,17}$/, accepted: "a VPC id such as vpc-0123456789abcdef0" }),
   account: optionalText({ group: "network", doc: "Target account (else CDK_DEFAULT_ACCOUNT when vpcId needs one).", pattern: /^\d{12}$/, accepted: "a 12-digit AWS account id" }),
@@ -403,6 +403,9 @@ export function parseConfig(context: Record<string, unknown>, environment: Recor
   const region = c.region ?? (c.vpcId ? environment.CDK_DEFAULT_REGION : undefined);
   if (c.vpcId && (!account || !region)) {
     throw fail("vpcId", `received "${c.vpcId}" but the stack has no explicit ${!account ? "account" : "region"}: deploying into an existing VPC needs account and region, via -c account=123456789012 -c region=us-east-1 or CDK_DEFAULT_ACCOUNT/CDK_DEFAULT_REGION (set by the CLI when credentials are available).`);
+  }
+  if (c.maxAzs > 2 && !(account && region) && !c.vpcId) {
+    throw fail("maxAzs", `received ${c.maxAzs}, but without account and region the stack is environment-agnostic and CDK can only place it in 2 AZs; give -c account=... -c region=... (AZ lookup needs credentials at synth) or keep maxAzs=2.`);
   }
   if ((account === undefined) !== (region === undefined)) {
     throw fail(account ? "region" : "account", `missing: account and region must be given together.`);

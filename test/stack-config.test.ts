@@ -111,6 +111,8 @@ describe("config: invalid context fails with the parameter, the value and what i
   it("vpcId malformed", () => rejects({ vpcId: "my-vpc" }, '"vpcId"', '"my-vpc"', "vpc-0123456789abcdef0"));
   it("vpcId without account/region says how to give them", () => rejects({ vpcId: "vpc-0123456789abcdef0" }, '"vpcId"', "account", "-c account=", "CDK_DEFAULT_ACCOUNT"));
   it("account without region", () => rejects({ account: "123456789012" }, '"region"', "together"));
+  it("maxAzs above 2 on an environment-agnostic stack", () => rejects({ maxAzs: "3" }, '"maxAzs"', "3", "account and region"));
+  it("maxAzs 3 is fine with account and region", () => assert.equal(parseConfig({ maxAzs: "3", account: "123456789012", region: "us-east-1" }).maxAzs, 3));
   it("natGateways above maxAzs", () => rejects({ natGateways: "3" }, '"natGateways"', "1 to 2"));
   it("natGateways 0 (tasks need egress)", () => rejects({ natGateways: "0" }, '"natGateways"', "1 to 6"));
   it("authMode=jwks without authJwksUrl", () => rejects({ authMode: "jwks" }, '"authJwksUrl"', "https:// URL"));
