@@ -75,6 +75,35 @@ export interface GatewayConfig {
   drainGraceSeconds: number;
   /** `debug`, `info`, `warn` or `error` (`LOG_LEVEL`, default info). */
   logLevel: "debug" | "info" | "warn" | "error";
+  /**
+   * Seconds between two `PUBSUB SHARDCHANNELS` polls of every primary, for the
+   * per-shard `redis_pubsub_channels` gauge (`SHARD_CHANNELS_POLL_SECONDS`,
+   * default 10). The reply lists every channel of the shard, so the cost grows
+   * with the rooms: raise it for very large fleets, lower it (1) in tests.
+   */
+  shardChannelsPollSeconds: number;
+  /**
+   * Per-task custom metrics in CloudWatch; undefined (off) unless
+   * `CLOUDWATCH_NAMESPACE` is set. The stack sets it on ECS; locally it stays off.
+   */
+  cloudwatch: CloudWatchConfig | undefined;
+}
+
+export interface CloudWatchConfig {
+  /** `CLOUDWATCH_NAMESPACE`: the custom metric namespace; setting it turns publishing on. */
+  namespace: string;
+  /** `SERVICE_NAME`: the value of the `ServiceName` dimension (required with a namespace), so alarms average over tasks. */
+  serviceName: string;
+  /**
+   * `CLOUDWATCH_INTERVAL_SECONDS`, default 60: one PutMetricData per interval.
+   * 60 matches CloudWatch's standard resolution; shorter costs more API calls
+   * for no finer graphs (tests use 1).
+   */
+  intervalSeconds: number;
+  /** `AWS_REGION` (ECS sets it on every task); required with a namespace. */
+  region: string;
+  /** `CLOUDWATCH_ENDPOINT`, optional: an http(s) URL replacing the regional endpoint (tests, VPC endpoints). */
+  endpoint: string | undefined;
 }
 
 export function parseGatewayConfig(env: Env = process.env): GatewayConfig {
@@ -116,6 +145,33 @@ export function parseGatewayConfig(env: Env = process.env): GatewayConfig {
     drainSeconds: integer(env, "DRAIN_SECONDS", { min: 0, max: 3600, fallback: 30 }),
     drainGraceSeconds: integer(env, "DRAIN_GRACE_SECONDS", { min: 0, max: 3600, fallback: 5 }),
     logLevel: oneOf(env, "LOG_LEVEL", ["debug", "info", "warn", "error"] as const, "info"),
+    shardChannelsPollSeconds: integer(env, "SHARD_CHANNELS_POLL_SECONDS", { min: 1, max: 3600, fallback: 10 }),
+    cloudwatch: cloudwatch(env),
+  };
+}
+
+function cloudwatch(env: Env): CloudWatchConfig | undefined {
+  const namespace = env.CLOUDWATCH_NAMESPACE?.trim();
+  if (!namespace) return undefined;
+  // CloudWatch accepts 1-255 characters of this set in a namespace, and none starting with "AWS/".
+  if (!/^[A-Za-z0-9.\-_/#:]{1,255}$/.test(namespace) || namespace.startsWith("AWS/")) {
+    throw new ConfigError("CLOUDWATCH_NAMESPACE", env.CLOUDWATCH_NAMESPACE, "1-255 of A-Z a-z 0-9 . - _ / # :, not starting with AWS/");
+  }
+  const required = (name: string, expected: string): string => {
+    const value = env[name]?.trim();
+    if (!value) throw new ConfigError(name, env[name], `${expected} when CLOUDWATCH_NAMESPACE is set`);
+    return value;
+  };
+  const endpoint = env.CLOUDWATCH_ENDPOINT?.trim() || undefined;
+  if (endpoint !== undefined && !/^https?:\/\/[^\s]+$/.test(endpoint)) {
+    throw new ConfigError("CLOUDWATCH_ENDPOINT", env.CLOUDWATCH_ENDPOINT, "an http:// or https:// URL");
+  }
+  return {
+    namespace,
+    serviceName: required("SERVICE_NAME", "the ServiceName dimension value (1-1024 characters)"),
+    intervalSeconds: integer(env, "CLOUDWATCH_INTERVAL_SECONDS", { min: 1, max: 3600, fallback: 60 }),
+    region: required("AWS_REGION", "an AWS region such as eu-west-1"),
+    endpoint,
   };
 }
 
