@@ -15,6 +15,8 @@ import { createHttpRoutes, type Readiness } from "./http-routes.js";
 import type { Logger } from "./log.js";
 import { createMetrics, type GatewayMetrics } from "./metrics.js";
 import { NAMESPACE } from "./protocol.js";
+import { createPublishDelivery } from "./publish-delivery.js";
+import { createPublishEndpoint } from "./publish-endpoint.js";
 
 export interface Gateway {
   readonly config: GatewayConfig;
@@ -47,7 +49,14 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
     return { ready: true };
   };
 
-  const http = createServer(createHttpRoutes({ gatewayId: config.gatewayId, readiness, registry: metrics.registry }));
+  const publish = createPublishEndpoint({
+    config: config.publish,
+    gatewayId: config.gatewayId,
+    deliver: createPublishDelivery({ bus, io: () => io, config }),
+    registry: metrics.registry,
+    log,
+  });
+  const http = createServer(createHttpRoutes({ gatewayId: config.gatewayId, readiness, registry: metrics.registry, publish }));
 
   function openSocketIo(): Server {
     const server = new Server(http, {
