@@ -11,8 +11,9 @@
 import { createShardedAdapter } from "@socket.io/redis-adapter";
 import type { Namespace } from "socket.io";
 import { withTimeout, type Bus } from "./bus.js";
+import { CHANNEL_PREFIX, SUBSCRIPTION_MODE } from "./channels.js";
 
-export const SUBSCRIPTION_MODE = "dynamic" as const;
+export { SUBSCRIPTION_MODE };
 
 const LAST_PUBLISH = Symbol("lastPublish");
 
@@ -51,7 +52,11 @@ export interface AdapterObservers {
 /** The adapter constructor for `new Server({ adapter })`, or undefined in memory mode. */
 export function createBusAdapter(bus: Bus, publishTimeoutMs: number, observe?: PublishObserver, observers: AdapterObservers = {}) {
   if (!bus.pub || !bus.sub) return undefined;
-  const sharded = createShardedAdapter(bus.pub, bus.sub, { subscriptionMode: SUBSCRIPTION_MODE });
+  const sharded = createShardedAdapter(bus.pub, bus.sub, {
+    // Spelled out (they are the defaults) because emitter/ writes to these channels too.
+    channelPrefix: CHANNEL_PREFIX,
+    subscriptionMode: SUBSCRIPTION_MODE,
+  });
   return function (nsp: Namespace) {
     const adapter = sharded(nsp) as unknown as TrackedAdapter;
     trackChannels(adapter, observers);

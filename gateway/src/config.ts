@@ -87,6 +87,8 @@ export interface GatewayConfig {
    * `CLOUDWATCH_NAMESPACE` is set. The stack sets it on ECS; locally it stays off.
    */
   cloudwatch: CloudWatchConfig | undefined;
+  /** POST /v1/publish, for backend services (gateway/src/publish-endpoint.ts). */
+  publish: PublishConfig;
 }
 
 export interface CloudWatchConfig {
@@ -104,6 +106,26 @@ export interface CloudWatchConfig {
   region: string;
   /** `CLOUDWATCH_ENDPOINT`, optional: an http(s) URL replacing the regional endpoint (tests, VPC endpoints). */
   endpoint: string | undefined;
+}
+
+export interface PublishConfig {
+  /**
+   * The bearer secret services send as `Authorization: Bearer <secret>`
+   * (`PUBLISH_SECRET`, at least 32 characters, unset by default). Unset, the
+   * endpoint answers 403 `publishing_disabled`. It is not a user token: give
+   * it only to backend services (the CDK stack passes it as an ECS secret).
+   */
+  secret: string | undefined;
+  /** Largest request body, in bytes (`PUBLISH_MAX_BYTES`, default 65536); a larger one gets 413. */
+  maxBytes: number;
+  /**
+   * Sustained publishes per second per credential, and per client IP for
+   * failed authentications (`PUBLISH_RATE_PER_SECOND`, default 200), with
+   * bursts up to `PUBLISH_RATE_BURST` (default 400); beyond, 429. Per gateway
+   * task: the fleet admits tasks x rate. Raise it for a chatty call router.
+   */
+  ratePerSecond: number;
+  burst: number;
 }
 
 export function parseGatewayConfig(env: Env = process.env): GatewayConfig {
@@ -147,6 +169,7 @@ export function parseGatewayConfig(env: Env = process.env): GatewayConfig {
     logLevel: oneOf(env, "LOG_LEVEL", ["debug", "info", "warn", "error"] as const, "info"),
     shardChannelsPollSeconds: integer(env, "SHARD_CHANNELS_POLL_SECONDS", { min: 1, max: 3600, fallback: 10 }),
     cloudwatch: cloudwatch(env),
+    publish: publishConfig(env),
   };
 }
 
@@ -172,6 +195,21 @@ function cloudwatch(env: Env): CloudWatchConfig | undefined {
     intervalSeconds: integer(env, "CLOUDWATCH_INTERVAL_SECONDS", { min: 1, max: 3600, fallback: 60 }),
     region: required("AWS_REGION", "an AWS region such as eu-west-1"),
     endpoint,
+  };
+}
+
+function publishConfig(env: Env): PublishConfig {
+  const secret = env.PUBLISH_SECRET === "" ? undefined : env.PUBLISH_SECRET;
+  // Shorter secrets are within reach of guessing at the allowed request rate.
+  if (secret !== undefined && (secret.length < 32 || /\s/.test(secret))) {
+    throw new ConfigError("PUBLISH_SECRET", "(hidden)", "at least 32 characters without spaces, e.g. `openssl rand -hex 32`");
+  }
+  const ratePerSecond = integer(env, "PUBLISH_RATE_PER_SECOND", { min: 1, max: 1_000_000, fallback: 200 });
+  return {
+    secret,
+    maxBytes: integer(env, "PUBLISH_MAX_BYTES", { min: 256, max: 10_000_000, fallback: 65_536 }),
+    ratePerSecond,
+    burst: integer(env, "PUBLISH_RATE_BURST", { min: 1, max: 10_000_000, fallback: ratePerSecond * 2 }),
   };
 }
 

@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
+import { PUBLISH_PATH } from "./protocol.js";
 
 export interface Readiness {
   ready: boolean;
@@ -16,11 +17,14 @@ export interface HttpRouteDeps {
   gatewayId: string;
   readiness(): Readiness;
   registry: Registry;
+  /** POST /v1/publish (publish-endpoint.ts); it answers every method on its path itself. */
+  publish?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 }
 
 export function createHttpRoutes(deps: HttpRouteDeps) {
   return async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? "/").split("?")[0];
+    if (path === PUBLISH_PATH && deps.publish) return deps.publish(req, res);
     if (req.method !== "GET" && req.method !== "HEAD") {
       return json(res, 405, { error: "method_not_allowed", message: `${req.method} is not served here` });
     }

@@ -20,6 +20,8 @@ import { createMetrics, type GatewayMetrics } from "./metrics.js";
 import { NAMESPACE } from "./protocol.js";
 import { watchShardChannels } from "./shard-channels.js";
 import { trackTaskFigures } from "./task-figures.js";
+import { createPublishDelivery } from "./publish-delivery.js";
+import { createPublishEndpoint } from "./publish-endpoint.js";
 
 export interface Gateway {
   readonly config: GatewayConfig;
@@ -75,7 +77,14 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
     return { ready: true };
   };
 
-  const routes = createHttpRoutes({ gatewayId: config.gatewayId, readiness, registry: metrics.registry });
+  const publish = createPublishEndpoint({
+    config: config.publish,
+    gatewayId: config.gatewayId,
+    deliver: createPublishDelivery({ bus, io: () => io, config }),
+    registry: metrics.registry,
+    log,
+  });
+  const routes = createHttpRoutes({ gatewayId: config.gatewayId, readiness, registry: metrics.registry, publish });
   let engine: LeanEngine | undefined;
   const http = createServer((req, res) => {
     if (engine?.handles(req.url)) return engine.handleRequest(req, res);
