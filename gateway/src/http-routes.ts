@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
+import type { ConsoleAssets } from "./console-assets.js";
 
 export interface Readiness {
   ready: boolean;
@@ -16,6 +17,8 @@ export interface HttpRouteDeps {
   gatewayId: string;
   readiness(): Readiness;
   registry: Registry;
+  /** The console page at / and its /assets/ (console-assets.ts). */
+  consoleAssets?: ConsoleAssets;
 }
 
 export function createHttpRoutes(deps: HttpRouteDeps) {
@@ -38,6 +41,7 @@ export function createHttpRoutes(deps: HttpRouteDeps) {
         return;
       }
       default:
+        if (deps.consoleAssets?.serve(path, req, res)) return;
         return json(res, 404, { error: "not_found", message: `no route for ${path}` });
     }
   };

@@ -10,7 +10,9 @@ import { createBusAdapter } from "./adapter.js";
 import { createBus, type Bus } from "./bus.js";
 import { serveCalls } from "./calls.js";
 import type { GatewayConfig } from "./config.js";
+import { loadConsoleAssets } from "./console-assets.js";
 import { serveDashboard } from "./dashboard.js";
+import { serveFleet, type FleetFeed } from "./fleet-status.js";
 import { createHttpRoutes, type Readiness } from "./http-routes.js";
 import type { Logger } from "./log.js";
 import { createMetrics, type GatewayMetrics } from "./metrics.js";
@@ -38,6 +40,7 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
   const bus = createBus(config.redis, log);
   let draining = false;
   let io: Server | undefined;
+  let fleet: FleetFeed | undefined;
 
   const readiness = (): Readiness => {
     if (draining) return { ready: false, reason: "draining" };
@@ -47,7 +50,8 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
     return { ready: true };
   };
 
-  const http = createServer(createHttpRoutes({ gatewayId: config.gatewayId, readiness, registry: metrics.registry }));
+  const consoleAssets = loadConsoleAssets(log);
+  const http = createServer(createHttpRoutes({ gatewayId: config.gatewayId, readiness, registry: metrics.registry, consoleAssets }));
 
   function openSocketIo(): Server {
     const server = new Server(http, {
@@ -75,6 +79,16 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       });
     }
     if (dashboard) serveDashboard(dashboard, { metrics, log });
+    if (dashboard) {
+      fleet = serveFleet(server, dashboard, {
+        gatewayId: config.gatewayId,
+        bus,
+        namespaces: [...served],
+        isDraining: () => draining,
+        metrics,
+        log,
+      });
+    }
     for (const name of served) {
       const nsp = server.of(name);
       nsp.on("connection", (socket) => {
@@ -118,6 +132,7 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
     readiness,
     async close() {
       draining = true;
+      fleet?.stop();
       if (io) {
         // io.close() disconnects every socket, closes the adapters (which
         // unsubscribe their channels) and the HTTP server.
