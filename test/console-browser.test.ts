@@ -14,7 +14,7 @@ import { mkdirSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { Page } from "playwright-core";
-import { startTopology, type Topology } from "../topology/index.js";
+import { freePorts, startGatewayProcess, startTopology, type Topology } from "../topology/index.js";
 import { launchChromium, type Browser } from "./support/browser.js";
 
 const DOCS = fileURLToPath(new URL("../docs/", import.meta.url));
@@ -253,5 +253,26 @@ describe("console page in headless Chromium, through the balancer", () => {
     await got.waitFor({ timeout: WAIT_MS });
     assert.equal(await got.getAttribute("data-via"), gwB);
     assert.equal(await got.getAttribute("data-delivered-by"), gwB);
+  });
+
+  it("on a gateway without /dashboard it says so; when no gateway answers it shows the error and keeps retrying", async () => {
+    const [port] = await freePorts(1);
+    const lone = startGatewayProcess({ port, env: { REDIS_MODE: "memory", NAMESPACES: "/calls" } });
+    try {
+      await lone.waitReady();
+      const page = await openConsole(browser, `${lone.url}/`);
+      assert.equal(await connectedGateway(page), `gw-${port}`);
+      await page.waitForFunction(() => document.getElementById("fleet-note")?.dataset.unavailable === "true", null, { timeout: WAIT_MS });
+      assert.match((await page.textContent("#fleet-note"))!, /does not serve \/dashboard/);
+
+      await lone.stop();
+      await page.waitForFunction(() => document.getElementById("error-panel")?.dataset.code === "unreachable", null, { timeout: WAIT_MS });
+      assert.match((await page.textContent("#error"))!, /Cannot reach a gateway/);
+      assert.equal(await page.getAttribute("#state", "data-state"), "reconnecting");
+      assert.deepEqual(pageErrors(page), []);
+      await page.context().close();
+    } finally {
+      await lone.stop();
+    }
   });
 });

@@ -26,6 +26,8 @@ const ACK_TIMEOUT_MS = 5000;
 const FLEET_SILENCE_MS = 10_000;
 const LOG_LIMIT = 200;
 const TOKEN_KEY = "switchboard.console.token";
+/** Refusals that pass with time; the others need the person to act (a new token). */
+const RETRY_LATER = new Set(["rate_limited", "too_many_connections"]);
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -228,6 +230,9 @@ function connect() {
     showError(code, detail, "Connection refused");
     if (code === "unreachable" && calls.active) {
       setState("reconnecting", "Cannot reach a gateway: retrying…");
+    } else if (RETRY_LATER.has(code)) {
+      // Admission refusals pass: retry later, jittered so pages spread out.
+      reconnectIn(c, 3000 + Math.random() * 3000, `Refused (${code}) — retrying in`);
     } else {
       // The gateway refused us (token, admission): retrying with the same
       // token would be refused again, so stop until the person acts.
@@ -286,11 +291,12 @@ function connect() {
 }
 
 /** Reconnects after `ms`, showing a countdown; a new TCP connection, so the balancer picks a ready gateway. */
-function reconnectIn(c, ms) {
+function reconnectIn(c, ms, reason) {
   if (c.reconnectTimer) clearTimeout(c.reconnectTimer);
   stopCountdown();
   const at = Date.now() + ms;
-  const label = c.draining ? `Draining: ${myGateway} is shutting down — reconnecting in` : "Gateway closed the connection — reconnecting in";
+  const label =
+    reason ?? (c.draining ? `Draining: ${myGateway} is shutting down — reconnecting in` : "Gateway closed the connection — reconnecting in");
   const tick = () => setState(c.draining ? "draining" : "reconnecting", `${label} ${Math.max(0, Math.ceil((at - Date.now()) / 1000))} s`);
   tick();
   countdown = setInterval(tick, 250);
