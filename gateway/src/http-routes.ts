@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
 import { PUBLISH_PATH } from "./protocol.js";
+import type { ConsoleAssets } from "./console-assets.js";
 
 export interface Readiness {
   ready: boolean;
@@ -19,6 +20,8 @@ export interface HttpRouteDeps {
   registry: Registry;
   /** POST /v1/publish (publish-endpoint.ts); it answers every method on its path itself. */
   publish?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  /** The console page at / and its /assets/ (console-assets.ts). */
+  consoleAssets?: ConsoleAssets;
 }
 
 export function createHttpRoutes(deps: HttpRouteDeps) {
@@ -42,6 +45,7 @@ export function createHttpRoutes(deps: HttpRouteDeps) {
         return;
       }
       default:
+        if (deps.consoleAssets?.serve(path, req, res)) return;
         return json(res, 404, { error: "not_found", message: `no route for ${path}` });
     }
   };

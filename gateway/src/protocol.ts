@@ -104,3 +104,34 @@ export interface RelayedCallEvent {
   /** The id of the gateway that relayed it (the sender's gateway). */
   via: string;
 }
+
+/**
+ * The fleet feed in /dashboard: every gateway publishes its status to the
+ * `fleet` room every few seconds; a dashboard client joins that room with
+ * `fleet:watch` and leaves it with `fleet:unwatch`.
+ */
+export const FLEET = {
+  room: "fleet",
+  watch: "fleet:watch",
+  unwatch: "fleet:unwatch",
+  status: "fleet:status",
+} as const;
+
+/** One shard's sharded pub/sub channels, as its primary reports them; `channels` is null when the primary did not answer. */
+export interface ShardChannels {
+  node: string;
+  channels: number | null;
+  error?: string;
+}
+
+/** What one gateway publishes to the fleet room. */
+export interface FleetStatus {
+  gateway: string;
+  /** Connected sockets by namespace. */
+  connections: Record<string, number>;
+  /** Only while this gateway has fleet watchers of its own, see fleet-status.ts. */
+  shards: ShardChannels[];
+  /** True once the gateway is draining (SIGTERM received). */
+  draining: boolean;
+  ts: number;
+}

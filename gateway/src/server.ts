@@ -11,8 +11,10 @@ import { createBus, type Bus } from "./bus.js";
 import { serveCalls } from "./calls.js";
 import { createCloudWatchPublisher } from "./cloudwatch.js";
 import type { GatewayConfig } from "./config.js";
+import { loadConsoleAssets } from "./console-assets.js";
 import { serveDashboard } from "./dashboard.js";
 import { measureDelivery } from "./delivery-latency.js";
+import { serveFleet, type FleetFeed } from "./fleet-status.js";
 import { createHttpRoutes, type Readiness } from "./http-routes.js";
 import { LeanEngine } from "./lean-engine.js";
 import type { Logger } from "./log.js";
@@ -68,6 +70,7 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
     metrics.deliverySeconds.observe({ namespace }, seconds);
     figures.recordDelivery(seconds);
   });
+  let fleet: FleetFeed | undefined;
 
   const readiness = (): Readiness => {
     if (draining) return { ready: false, reason: "draining" };
@@ -84,7 +87,8 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
     registry: metrics.registry,
     log,
   });
-  const routes = createHttpRoutes({ gatewayId: config.gatewayId, readiness, registry: metrics.registry, publish });
+  const consoleAssets = loadConsoleAssets(log);
+  const routes = createHttpRoutes({ gatewayId: config.gatewayId, readiness, registry: metrics.registry, publish, consoleAssets });
   let engine: LeanEngine | undefined;
   const http = createServer((req, res) => {
     if (engine?.handles(req.url)) return engine.handleRequest(req, res);
@@ -137,6 +141,16 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       });
     }
     if (dashboard) serveDashboard(dashboard, { metrics, log });
+    if (dashboard) {
+      fleet = serveFleet(server, dashboard, {
+        gatewayId: config.gatewayId,
+        bus,
+        namespaces: [...served],
+        isDraining: () => draining,
+        metrics,
+        log,
+      });
+    }
     for (const name of served) {
       const nsp = server.of(name);
       nsp.on("connection", (socket) => {
@@ -179,6 +193,7 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       shardChannels.stop();
       cloudwatch.stop();
       figures.stop();
+      fleet?.stop();
       if (io) {
         // io.close() disconnects every socket, closes the adapters (which
         // unsubscribe their channels) and the HTTP server.
