@@ -34,13 +34,15 @@ export function roomOf(socket: Socket, callId: string): string {
   return callRoom(identityOf(socket).tenant, callId);
 }
 
-/** The room to enter, or a `forbidden` refusal. */
-export async function authorizeRoom(
-  socket: Socket,
-  request: RoomRequest,
-  policy: RoomPolicy = roomPolicy,
-): Promise<{ ok: true; room: string } | { ok: false; error: AckError }> {
-  const identity = identityOf(socket);
+export type RoomDecision = { ok: true; room: string } | { ok: false; error: AckError };
+
+/** The room a socket enters, or a `forbidden` refusal. */
+export function authorizeRoom(socket: Socket, request: RoomRequest): Promise<RoomDecision> {
+  return decideRoom(identityOf(socket), request, roomPolicy);
+}
+
+/** The decision itself, for any identity and policy. */
+export async function decideRoom(identity: Identity, request: RoomRequest, policy: RoomPolicy): Promise<RoomDecision> {
   if (!(await policy(identity, request))) {
     return { ok: false, error: { code: ERROR_CODE.forbidden, message: `you may not ${request.action} call ${request.callId}` } };
   }
