@@ -65,6 +65,9 @@ export function createAdmission({ config, bus, metrics, log }: AdmissionDeps): A
     log.warn("AUTH_MODE=none: authentication is OFF; anyone who reaches this port may join any call of tenant " + ANONYMOUS_TENANT);
   } else {
     log.info("authentication on", { mode: auth.mode, issuer: auth.issuer, audience: auth.audience, tenantClaim: auth.tenantClaim });
+    if (!auth.issuer || !auth.audience) {
+      log.warn("AUTH_ISSUER or AUTH_AUDIENCE unset: any token signed with AUTH_SECRET is accepted, whoever it was issued for");
+    }
   }
 
   function refuse(socket: Socket, next: Next, code: ConnectErrorCode, message: string, fields: Record<string, unknown> = {}): void {

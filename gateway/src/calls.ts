@@ -1,5 +1,5 @@
 /**
- * Namespace /calls: agents and callers join `call:<id>` rooms and relay
+ * Namespace /calls: agents and callers join `call:<tenant>:<id>` rooms and relay
  * `call:event`s to every other member, on every gateway, through the bus.
  * Each relayed event is also delivered to the call's watchers in /dashboard.
  */
