@@ -82,6 +82,14 @@ describe("per-user connection limit across the fleet", () => {
     assert.deepEqual(counts, [2, 3], "one field per gateway process");
   });
 
+  it("admits exactly five of ten simultaneous connections split over two gateways (atomic check)", async () => {
+    const token = await mintDevToken({ sub: "limit-race" });
+    const outcomes = await Promise.all(Array.from({ length: 10 }, (_, i) => tryConnect(gw[i % 2], NAMESPACE.calls, token)));
+    const admitted = outcomes.filter((o) => o.client).length;
+    const refused = outcomes.filter((o) => o.refused?.code === CONNECT_ERROR_CODE.tooManyConnections).length;
+    assert.deepEqual({ admitted, refused }, { admitted: 5, refused: 5 });
+  });
+
   it("gives back the slots of a gateway killed with SIGKILL within the lease", async (t) => {
     const [port] = await freePorts(1);
     const doomed: GatewayProcess = await topo.startGateway(port);
