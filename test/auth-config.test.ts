@@ -26,6 +26,7 @@ describe("auth and limits configuration", () => {
       AUTH_ISSUER: "https://idp.example.com/",
       AUTH_AUDIENCE: "switchboard",
       AUTH_TENANT_CLAIM: "custom:tenant",
+      AUTH_JWKS_COOLDOWN_SECONDS: "5",
       MAX_CONNECTIONS_PER_USER: "2",
       CONNECTION_LEASE_SECONDS: "12",
       CONNECTION_LIMIT_ON_REDIS_ERROR: "closed",
@@ -39,6 +40,7 @@ describe("auth and limits configuration", () => {
     });
     assert.equal(c.auth.mode, "jwks");
     assert.equal(c.auth.tenantClaim, "custom:tenant");
+    assert.equal(c.auth.jwksCooldownSeconds, 5);
     assert.deepEqual(
       { ...c.limits },
       {

@@ -27,16 +27,17 @@ describe("authentication at the handshake", () => {
   let jwksDown: GatewayProcess;
   let open: GatewayProcess;
   let idp: Server;
-  const keys: Record<"rsa" | "ec" | "rogue", { privateKey: CryptoKey; kid: string; alg: string }> = {} as never;
+  const keys: Record<"rsa" | "ec" | "rogue" | "rotated", { privateKey: CryptoKey; publicJwk: object; kid: string; alg: string }> = {} as never;
+  let published: { keys: object[] };
 
   before(async () => {
     // A real JWKS over HTTP, as an identity provider publishes it.
-    for (const [name, alg] of [["rsa", "RS256"], ["ec", "ES256"], ["rogue", "RS256"]] as const) {
+    for (const [name, alg] of [["rsa", "RS256"], ["ec", "ES256"], ["rogue", "RS256"], ["rotated", "ES256"]] as const) {
       const pair = await generateKeyPair(alg, { extractable: true });
-      keys[name] = { privateKey: pair.privateKey, kid: `${name}-key`, alg };
-      (keys[name] as { publicJwk?: object }).publicJwk = { ...(await exportJWK(pair.publicKey)), kid: `${name}-key`, alg, use: "sig" };
+      const publicJwk = { ...(await exportJWK(pair.publicKey)), kid: `${name}-key`, alg, use: "sig" };
+      keys[name] = { privateKey: pair.privateKey, publicJwk, kid: `${name}-key`, alg };
     }
-    const published = { keys: [(keys.rsa as { publicJwk?: object }).publicJwk, (keys.ec as { publicJwk?: object }).publicJwk] };
+    published = { keys: [keys.rsa.publicJwk, keys.ec.publicJwk] };
     idp = createServer((req, res) => {
       res.writeHead(200, { "content-type": "application/json" });
       res.end(JSON.stringify(published));
@@ -47,7 +48,7 @@ describe("authentication at the handshake", () => {
     topo = await startTopology({ gateways: 1 });
     hs = topo.gateways[0];
     const [p1, p2, p3, deadPort] = await freePorts(4);
-    const jwksEnv = { AUTH_MODE: "jwks", AUTH_SECRET: "", AUTH_ISSUER: IDP_ISSUER, AUTH_AUDIENCE: "switchboard-api" };
+    const jwksEnv = { AUTH_MODE: "jwks", AUTH_SECRET: "", AUTH_ISSUER: IDP_ISSUER, AUTH_AUDIENCE: "switchboard-api", AUTH_JWKS_COOLDOWN_SECONDS: "1" };
     [jwks, jwksDown, open] = await Promise.all([
       topo.startGateway(p1, { ...jwksEnv, AUTH_JWKS_URL: jwksUrl }),
       topo.startGateway(p2, { ...jwksEnv, AUTH_JWKS_URL: `http://127.0.0.1:${deadPort}/jwks.json` }),
@@ -60,7 +61,7 @@ describe("authentication at the handshake", () => {
     await new Promise((r) => idp?.close(r));
   });
 
-  const idpToken = (key: "rsa" | "ec" | "rogue", claims: Record<string, unknown> = {}, o: { audience?: string; exp?: number } = {}) =>
+  const idpToken = (key: keyof typeof keys, claims: Record<string, unknown> = {}, o: { audience?: string; exp?: number } = {}) =>
     new SignJWT({ tenant: DEV_TENANT, ...claims })
       .setProtectedHeader({ alg: keys[key].alg, kid: keys[key].kid })
       .setSubject("idp-user")
@@ -135,6 +136,16 @@ describe("authentication at the handshake", () => {
     for (const [token, code] of cases) {
       assert.equal((await connectRefused(jwks.url, NAMESPACE.calls, { auth: { token } })).code, code);
     }
+  });
+
+  it("picks up a rotated key without a restart, once the refetch cooldown has passed", async () => {
+    const token = await idpToken("rotated");
+    assert.equal((await connectRefused(jwks.url, NAMESPACE.calls, { auth: { token } })).code, CONNECT_ERROR_CODE.authInvalid, "not published yet");
+    published.keys.push(keys.rotated.publicJwk);
+    // AUTH_JWKS_COOLDOWN_SECONDS=1 here: the next unknown kid after 1 s refetches.
+    await new Promise((r) => setTimeout(r, 1200));
+    const c = await connectClient(jwks.url, NAMESPACE.calls, { auth: { token } });
+    assert.equal(c.socket.connected, true);
   });
 
   it("says auth_unavailable, not auth_invalid, when the JWKS cannot be fetched", async () => {

@@ -97,6 +97,13 @@ export interface AuthConfig {
   tenantClaim: string;
   /** `AUTH_CLOCK_TOLERANCE_SECONDS`, default 10: skew allowed on exp/nbf/iat between the issuer's clock and ours. */
   clockToleranceSeconds: number;
+  /**
+   * `AUTH_JWKS_COOLDOWN_SECONDS`, default 30: a token naming a key id the
+   * cached JWKS lacks refetches it, at most this often. Lower picks up a
+   * rotated key sooner; higher protects the IdP from tokens with made-up
+   * key ids. (The cache is also refreshed every 10 minutes regardless.)
+   */
+  jwksCooldownSeconds: number;
 }
 
 export interface LimitsConfig {
@@ -185,6 +192,7 @@ function parseAuth(env: Env): AuthConfig {
     audience: optional("AUTH_AUDIENCE"),
     tenantClaim: text(env, "AUTH_TENANT_CLAIM", "tenant"),
     clockToleranceSeconds: integer(env, "AUTH_CLOCK_TOLERANCE_SECONDS", { min: 0, max: 300, fallback: 10 }),
+    jwksCooldownSeconds: integer(env, "AUTH_JWKS_COOLDOWN_SECONDS", { min: 1, max: 3600, fallback: 30 }),
   };
   if (mode === "hs256") {
     // The secret is never echoed: ConfigError prints the received value.

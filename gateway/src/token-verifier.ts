@@ -23,9 +23,8 @@ export interface TokenVerifier {
 const MAX_TOKEN_LENGTH = 8192;
 const SUB_PATTERN = /^[\x21-\x7e]{1,256}$/;
 
-/** JWKS caching: keys are kept 10 min, and an unknown `kid` refetches at most every 30 s (key rotation without a refetch storm). */
+/** JWKS caching: keys are kept 10 min; an unknown `kid` refetches at most every AUTH_JWKS_COOLDOWN_SECONDS (key rotation without a refetch storm). */
 const JWKS_CACHE_MAX_AGE_MS = 10 * 60_000;
-const JWKS_COOLDOWN_MS = 30_000;
 const JWKS_TIMEOUT_MS = 5000;
 
 export function createTokenVerifier(config: AuthConfig): TokenVerifier {
@@ -44,7 +43,7 @@ export function createTokenVerifier(config: AuthConfig): TokenVerifier {
       ? new TextEncoder().encode(config.secret!)
       : createRemoteJWKSet(new URL(config.jwksUrl!), {
           cacheMaxAge: JWKS_CACHE_MAX_AGE_MS,
-          cooldownDuration: JWKS_COOLDOWN_MS,
+          cooldownDuration: config.jwksCooldownSeconds * 1000,
           timeoutDuration: JWKS_TIMEOUT_MS,
         });
 
