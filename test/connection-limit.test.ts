@@ -27,6 +27,20 @@ async function refusalOf(url: string, sub: string): Promise<string | undefined> 
   return r.refused?.code;
 }
 
+/** The user's hash in Redis and the port of the node that owns its slot. */
+function userHash(topo: Topology, sub: string): { port: number; hash: Record<string, string> } {
+  const key = userConnectionsKey({ tenant: DEV_TENANT, sub });
+  for (const n of topo.redis.nodes) {
+    const out = topo.redis.cli(n.port, "HGETALL", key).trim();
+    if (out.includes("MOVED")) continue;
+    const parts = out === "" ? [] : out.split("\n");
+    const hash: Record<string, string> = {};
+    for (let i = 0; i + 1 < parts.length; i += 2) hash[parts[i]] = parts[i + 1];
+    return { port: n.port, hash };
+  }
+  throw new Error(`no node answered for ${key}`);
+}
+
 describe("per-user connection limit across the fleet", () => {
   let topo: Topology;
   let gw: string[] = [];
@@ -40,25 +54,11 @@ describe("per-user connection limit across the fleet", () => {
     await topo?.stop();
   });
 
-  /** The user's hash in Redis, read from whichever node owns its slot. */
-  function userHash(sub: string): Record<string, string> {
-    const key = userConnectionsKey({ tenant: DEV_TENANT, sub });
-    for (const n of topo.redis.nodes) {
-      const out = topo.redis.cli(n.port, "HGETALL", key).trim();
-      if (out.startsWith("MOVED") || out.includes("MOVED")) continue;
-      const parts = out === "" ? [] : out.split("\n");
-      const hash: Record<string, string> = {};
-      for (let i = 0; i + 1 < parts.length; i += 2) hash[parts[i]] = parts[i + 1];
-      return hash;
-    }
-    throw new Error(`no node answered for ${key}`);
-  }
-
   it("refuses the sixth connection of a user on one gateway, and lets one in after a disconnect", async () => {
     const held = [];
     for (let i = 0; i < 5; i++) held.push(await connectAs(gw[0], "limit-one"));
     assert.equal(await refusalOf(gw[0], "limit-one"), CONNECT_ERROR_CODE.tooManyConnections);
-    const counts = Object.values(userHash("limit-one"));
+    const counts = Object.values(userHash(topo, "limit-one").hash);
     assert.equal(counts.length, 1, "one field: this gateway's");
     assert.match(counts[0], /^5:\d+$/);
 
@@ -78,7 +78,7 @@ describe("per-user connection limit across the fleet", () => {
     for (let i = 0; i < 2; i++) await connectAs(gw[1], "limit-fleet");
     assert.equal(await refusalOf(gw[0], "limit-fleet"), CONNECT_ERROR_CODE.tooManyConnections);
     assert.equal(await refusalOf(gw[1], "limit-fleet"), CONNECT_ERROR_CODE.tooManyConnections);
-    const counts = Object.values(userHash("limit-fleet")).map((v) => Number(v.split(":")[0])).sort();
+    const counts = Object.values(userHash(topo, "limit-fleet").hash).map((v) => Number(v.split(":")[0])).sort();
     assert.deepEqual(counts, [2, 3], "one field per gateway process");
   });
 
@@ -119,6 +119,25 @@ describe("per-user connection limit across the fleet", () => {
     await new Promise((r) => setTimeout(r, (LEASE_SECONDS + 2) * 1000));
     assert.equal(await refusalOf(gw[0], "limit-renew"), CONNECT_ERROR_CODE.tooManyConnections, "renewed counts still count after a whole lease");
   });
+
+  it("rewrites the counts a restarted Redis node lost, at the next renewal", async () => {
+    for (let i = 0; i < 4; i++) await connectAs(gw[0], "limit-lost");
+    const { port } = userHash(topo, "limit-lost");
+    // No persistence (--save ""): the node comes back empty, as a replaced one would.
+    topo.redis.signal(port, "SIGKILL");
+    await waitFor("the node to exit", async () => (topo.redis.nodes.find((n) => n.port === port)!.process ? undefined : true), 5000);
+    await topo.redis.restart(port);
+    await topo.redis.waitHealthy();
+    // Renewals run every lease/3 = 2 s; bound: one lease plus slack for a loaded machine.
+    const restored = await waitFor("the count to be rewritten", async () => {
+      const values = Object.values(userHash(topo, "limit-lost").hash);
+      return values.length === 1 && values[0].startsWith("4:") ? values[0] : undefined;
+    }, (LEASE_SECONDS + 6) * 1000);
+    assert.match(restored, /^4:\d+$/);
+    await waitFor("gateways ready again", async () => ((await topo.gateways[0].readyz()).status === 200 ? true : undefined));
+    await connectAs(gw[1], "limit-lost");
+    assert.equal(await refusalOf(gw[1], "limit-lost"), CONNECT_ERROR_CODE.tooManyConnections);
+  });
 });
 
 describe("per-user connection limit when Redis does not answer", () => {
@@ -141,10 +160,10 @@ describe("per-user connection limit when Redis does not answer", () => {
   it("fails open by default (logged and counted) and closed when configured", async () => {
     for (const n of topo.redis.nodes) topo.redis.signal(n.port, "SIGSTOP");
     try {
-      const before = await metricSum(failOpen.url, 'connection_limit_store_errors_total{decision="admitted"}');
+      const before = await metricSum(failOpen.url, 'connection_limit_store_errors_total{operation="admit",decision="admitted"}');
       const admitted = await tryConnect(failOpen.url, NAMESPACE.calls, await mintDevToken({ sub: "redis-away" }));
       assert.ok(admitted.client, `fail open admits: ${JSON.stringify(admitted.refused)}`);
-      assert.equal((await metricSum(failOpen.url, 'connection_limit_store_errors_total{decision="admitted"}')) - before, 1);
+      assert.equal((await metricSum(failOpen.url, 'connection_limit_store_errors_total{operation="admit",decision="admitted"}')) - before, 1);
       assert.ok(failOpen.output.some((l) => /connection limit: redis did not answer/.test(l)));
 
       const refused = await tryConnect(failClosed.url, NAMESPACE.calls, await mintDevToken({ sub: "redis-away" }));

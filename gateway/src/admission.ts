@@ -38,8 +38,8 @@ export function createAdmission({ config, bus, metrics, log }: AdmissionDeps): A
   const verifier = auth.mode === "none" ? undefined : createTokenVerifier(auth);
   const storeErrors = new Counter({
     name: "connection_limit_store_errors_total",
-    help: "Admission checks Redis could not answer, by the decision taken (CONNECTION_LIMIT_ON_REDIS_ERROR)",
-    labelNames: ["decision"],
+    help: "Connection-limit scripts Redis could not answer, by operation (admit, release, renew) and, for admit, the decision taken (CONNECTION_LIMIT_ON_REDIS_ERROR)",
+    labelNames: ["operation", "decision"],
     registers: [metrics.registry],
   });
   const storeErrorLog = throttled(log);
@@ -50,9 +50,11 @@ export function createAdmission({ config, bus, metrics, log }: AdmissionDeps): A
       leaseSeconds: limits.connectionLeaseSeconds,
       onRedisError: limits.onRedisError,
       gatewayId: config.gatewayId,
-      onStoreError: (admitted, err) => {
-        storeErrors.inc({ decision: admitted ? "admitted" : "refused" });
-        storeErrorLog("connection limit: redis did not answer", { admitted, policy: limits.onRedisError, error: err.message });
+      onStoreError: (operation, err, admitted) => {
+        const decision = admitted === undefined ? "none" : admitted ? "admitted" : "refused";
+        storeErrors.inc({ operation, decision });
+        // Release and renewal errors heal themselves at the next renewal.
+        storeErrorLog("connection limit: redis did not answer", { code: operation, decision, policy: limits.onRedisError, error: err.message });
       },
     },
     log,

@@ -36,8 +36,8 @@ export interface UserConnectionsOptions {
   leaseSeconds: number;
   onRedisError: "open" | "closed";
   gatewayId: string;
-  /** Called when Redis could not answer; `admitted` says what was decided. */
-  onStoreError?: (admitted: boolean, err: Error) => void;
+  /** Called when Redis could not answer; for `admit`, `admitted` says what was decided. */
+  onStoreError?: (operation: "admit" | "release" | "renew", err: Error, admitted?: boolean) => void;
 }
 
 const REDIS_TIMEOUT_MS = 1500;
@@ -157,7 +157,7 @@ function redisUserConnections(redis: RedisConnection, cluster: boolean, o: UserC
           const h = held.get(key);
           if (!h) return;
           const count = h.inflight > 0 ? "" : String(h.count);
-          await run("renew", key, [field, count, String(leaseMs)]).catch((err) => o.onStoreError?.(true, err as Error));
+          await run("renew", key, [field, count, String(leaseMs)]).catch((err) => o.onStoreError?.("renew", err as Error));
         }),
       );
     }
@@ -183,7 +183,7 @@ function redisUserConnections(redis: RedisConnection, cluster: boolean, o: UserC
         live = Number(count);
       } catch (err) {
         admitted = o.onRedisError === "open";
-        o.onStoreError?.(admitted, err as Error);
+        o.onStoreError?.("admit", err as Error, admitted);
         if (!admitted) {
           h.inflight--;
           forgetIfIdle(key, h);
@@ -203,7 +203,7 @@ function redisUserConnections(redis: RedisConnection, cluster: boolean, o: UserC
           h.inflight++;
           void run("release", key, [field])
             // Lost releases are corrected by the next renewal, which writes the true count.
-            .catch((err) => o.onStoreError?.(true, err as Error))
+            .catch((err) => o.onStoreError?.("release", err as Error))
             .finally(() => {
               h.inflight--;
               forgetIfIdle(key, h);
