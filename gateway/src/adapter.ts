@@ -11,11 +11,18 @@
 import { createShardedAdapter } from "@socket.io/redis-adapter";
 import type { Namespace } from "socket.io";
 import { withTimeout, type Bus } from "./bus.js";
-import { CHANNEL_PREFIX, SUBSCRIPTION_MODE } from "./channels.js";
+import { CHANNEL_PREFIX, SUBSCRIPTION_MODE, roomChannel } from "./channels.js";
 
 export { SUBSCRIPTION_MODE };
 
 const LAST_PUBLISH = Symbol("lastPublish");
+const SUBSCRIPTIONS = Symbol("subscriptions");
+
+/** SSUBSCRIBEs in flight, by channel, and how long a join may wait for one. */
+interface Subscriptions {
+  pending: Map<string, Promise<unknown>>;
+  timeoutMs: number;
+}
 
 interface TrackedAdapter {
   readonly uid: string;
@@ -25,6 +32,7 @@ interface TrackedAdapter {
   close(): Promise<void> | void;
   on(event: "create-room" | "delete-room", listener: (room: string) => void): unknown;
   [LAST_PUBLISH]?: Promise<unknown>;
+  [SUBSCRIPTIONS]?: Subscriptions;
 }
 
 /** The part of socket.io-adapter's cluster message the observers read. */
@@ -57,8 +65,10 @@ export function createBusAdapter(bus: Bus, publishTimeoutMs: number, observe?: P
     channelPrefix: CHANNEL_PREFIX,
     subscriptionMode: SUBSCRIPTION_MODE,
   });
+  const subscriptions = trackSubscriptions(bus.sub, publishTimeoutMs);
   return function (nsp: Namespace) {
     const adapter = sharded(nsp) as unknown as TrackedAdapter;
+    adapter[SUBSCRIPTIONS] = subscriptions;
     trackChannels(adapter, observers);
     observeIncoming(adapter, nsp.name, observers);
     const doPublish = adapter.doPublish.bind(adapter);
@@ -145,4 +155,39 @@ export async function emitConfirmed(nsp: Namespace, emit: () => void): Promise<v
   const published = adapter[LAST_PUBLISH];
   adapter[LAST_PUBLISH] = undefined;
   if (published) await published;
+}
+
+/**
+ * The adapter subscribes a room's channel when the room is created on this
+ * gateway, without waiting for Redis to confirm it. A join acknowledged
+ * before the SSUBSCRIBE completes lets the client send or be sent to a room
+ * whose events this gateway does not receive yet: the first events after a
+ * join were lost under load. So the subscriber connection's sSubscribe is
+ * wrapped to keep each pending subscription, and `roomReady` lets a join wait
+ * for its room's (bounded by the publish timeout: with Redis away the join
+ * still succeeds locally and the subscription completes on reconnect).
+ */
+function trackSubscriptions(sub: any, timeoutMs: number): Subscriptions {
+  const pending = new Map<string, Promise<unknown>>();
+  const sSubscribe = sub.sSubscribe.bind(sub);
+  sub.sSubscribe = (channels: string | string[], ...rest: unknown[]) => {
+    const done = Promise.resolve(sSubscribe(channels, ...rest));
+    for (const channel of Array.isArray(channels) ? channels : [channels]) {
+      pending.set(channel, done);
+      done.then(
+        () => pending.get(channel) === done && pending.delete(channel),
+        () => pending.get(channel) === done && pending.delete(channel),
+      );
+    }
+    return done;
+  };
+  return { pending, timeoutMs };
+}
+
+/** Resolves once this gateway's subscription to `room`'s channel is confirmed by Redis (or the wait times out). */
+export async function roomReady(nsp: Namespace, room: string): Promise<void> {
+  const subscriptions = (nsp.adapter as unknown as TrackedAdapter)[SUBSCRIPTIONS];
+  const pending = subscriptions?.pending.get(roomChannel(nsp.name, room));
+  if (!pending) return;
+  await withTimeout(pending, subscriptions!.timeoutMs, "SSUBSCRIBE").catch(() => {});
 }

@@ -4,10 +4,11 @@
  * Each relayed event is also delivered to the call's watchers in /dashboard.
  */
 import type { Namespace, Socket } from "socket.io";
-import { emitConfirmed } from "./adapter.js";
+import { emitConfirmed, roomReady } from "./adapter.js";
 import { attachClientEvents, routeClientEvent } from "./client-events.js";
 import type { Logger } from "./log.js";
 import type { GatewayMetrics } from "./metrics.js";
+import type { EventRateLimit } from "./event-rate.js";
 import {
   CLIENT_EVENT,
   ERROR_CODE,
@@ -27,6 +28,7 @@ export interface CallsDeps {
   dashboard: Namespace | undefined;
   metrics: GatewayMetrics;
   log: Logger;
+  rateLimit?: EventRateLimit;
 }
 
 export function serveCalls(calls: Namespace, deps: CallsDeps): void {
@@ -42,6 +44,8 @@ async function join(socket: Socket, payload: unknown): Promise<Ack<{ room: strin
   const allowed = await authorizeRoom(socket, { action: "join", callId: ref.value.callId });
   if (!allowed.ok) return allowed;
   await socket.join(allowed.room);
+  // Ack only once this gateway hears the room: see roomReady.
+  await roomReady(socket.nsp, allowed.room);
   return { ok: true, room: allowed.room };
 }
 
