@@ -72,3 +72,14 @@ export interface RelayedCallEvent {
   /** The id of the gateway that relayed it (the sender's gateway). */
   via: string;
 }
+
+/**
+ * What a client receives (`server:draining`) just before its gateway closes
+ * the connection for a deploy or scale-in. Reconnecting after
+ * `reconnectAfterMs` (through the balancer, which now routes elsewhere)
+ * spreads the reconnects of a draining gateway's clients over time.
+ */
+export interface ServerDraining {
+  reason: string;
+  reconnectAfterMs: number;
+}
