@@ -166,3 +166,56 @@ export async function startStream(o: StreamOptions): Promise<Stream> {
     },
   };
 }
+
+export interface RoomSet {
+  readonly callIds: string[];
+  /**
+   * Sends one event in each room (retrying a send the bus refused) and waits
+   * until every receiver got it: how many (room, receiver) pairs were reached.
+   */
+  verify(timeoutMs: number): Promise<{ expected: number; reached: number }>;
+  close(): void;
+}
+
+/** A sender on one gateway and members on others, in `count` rooms spread over the shards by their names. */
+export async function openRooms(o: { senderUrl: string; receiverUrls: string[]; prefix: string; count: number }): Promise<RoomSet> {
+  const callIds = Array.from({ length: o.count }, (_, i) => `${o.prefix}-${i}`);
+  const sender = createSwitchboardClient(o.senderUrl, { reconnectMinMs: 100, reconnectMaxMs: 1000 });
+  const receivers = o.receiverUrls.map((url) => createSwitchboardClient(url, { reconnectMinMs: 100, reconnectMaxMs: 1000 }));
+  const got = receivers.map(() => new Set<string>());
+  let round = 0;
+  receivers.forEach((r, i) =>
+    r.onCallEvent((e) => {
+      if ((e.data as { round?: number })?.round === round) got[i].add(e.callId);
+    }),
+  );
+  for (const c of [sender, ...receivers]) {
+    await c.connected();
+    for (const callId of callIds) {
+      const ack = await c.join(callId);
+      if (!ack.ok) throw new Error(`join ${callId}: ${JSON.stringify(ack)}`);
+    }
+  }
+  return {
+    callIds,
+    async verify(timeoutMs) {
+      round++;
+      got.forEach((s) => s.clear());
+      const deadline = Date.now() + timeoutMs;
+      const acked = new Set<string>();
+      while (Date.now() < deadline) {
+        for (const callId of callIds) {
+          if (acked.has(callId)) continue;
+          const ack = await sender.send(callId, "verify", { round }).catch(() => undefined);
+          if (ack?.ok) acked.add(callId);
+        }
+        if (got.every((s) => s.size === callIds.length)) break;
+        await sleep(200);
+      }
+      return { expected: callIds.length * receivers.length, reached: got.reduce((n, s) => n + s.size, 0) };
+    },
+    close() {
+      for (const c of [sender, ...receivers]) c.close();
+    },
+  };
+}
