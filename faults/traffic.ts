@@ -37,6 +37,8 @@ export interface StreamResult {
   delivered: number;
   /** Acked ok, never delivered. */
   lost: number;
+  /** When each lost message was sent (ms since the epoch), to place losses against the fault's timeline. */
+  lostSentAt: number[];
   /** Longest time without a delivery while the stream ran, in ms. */
   gapMs: number;
   /** Slowest failed ack, in ms (fail fast while the bus is away). */
@@ -51,6 +53,8 @@ export interface Stream {
   deliveredSentAfter(t: number): number | undefined;
   /** Messages sent in [from, to) that were acked ok and not delivered (so far). */
   lostSentBetween(from: number, to: number): number;
+  /** Messages sent in [from, to): how many, and how many of them arrived. */
+  sentBetween(from: number, to: number): { sent: number; delivered: number };
   /** Longest time without a delivery within [from, to). */
   gapBetween(from: number, to: number): number;
   /** Stops sending, waits `settleMs` for stragglers, closes the clients. */
@@ -143,6 +147,10 @@ export async function startStream(o: StreamOptions): Promise<Stream> {
       return first;
     },
     lostSentBetween: lostIn,
+    sentBetween(from, to) {
+      const inRange = sends.filter((s) => s.sentAt >= from && s.sentAt < to);
+      return { sent: inRange.length, delivered: inRange.filter((s) => received.has(s.seq)).length };
+    },
     gapBetween,
     async stop(settleMs = 3000) {
       running = false;
@@ -160,6 +168,7 @@ export async function startStream(o: StreamOptions): Promise<Stream> {
         ackTimeouts: sends.filter((s) => s.outcome === "timeout").length,
         delivered: sends.filter((s) => received.has(s.seq)).length,
         lost: lostIn(0, Infinity),
+        lostSentAt: sends.filter((s) => s.outcome === "ok" && !received.has(s.seq)).map((s) => s.sentAt),
         gapMs: gapBetween(startedAt, stoppedAt),
         slowestFailedAckMs: Math.max(0, ...failed.map((s) => s.ackMs ?? 0)),
       };
