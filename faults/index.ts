@@ -1,0 +1,10 @@
+/** Every fault scenario, in the order `npm run chaos` runs them (the most destructive last). */
+import { gatewayStall } from "./gateway-stall.js";
+import { primaryFailover } from "./primary-failover.js";
+import { pubsubKill } from "./pubsub-kill.js";
+import { redisDown } from "./redis-down.js";
+import { reshard } from "./reshard.js";
+import type { FaultScenario } from "./scenario.js";
+
+export const SCENARIOS: FaultScenario[] = [pubsubKill, reshard, gatewayStall, primaryFailover, redisDown];
+export * from "./scenario.js";
