@@ -3,8 +3,23 @@
  * scenarios: which primary owns a room's channel, who replicates whom, and
  * moving one slot to another primary while traffic flows.
  */
+import { execFile } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
+import { promisify } from "node:util";
 import type { RedisCluster } from "../topology/index.js";
+
+const run = promisify(execFile);
+
+/**
+ * redis-cli without blocking the event loop: the fault scenarios send and
+ * receive traffic in this same process, and a synchronous call would pause
+ * the traffic exactly while the fault is being injected.
+ */
+export async function cli(port: number, ...args: string[]): Promise<string> {
+  const { stdout } = await run("redis-cli", ["-h", "127.0.0.1", "-p", String(port), ...args], { timeout: 15_000 });
+  if (stdout.startsWith("ERR") || stdout.startsWith("(error)")) throw new Error(`redis-cli -p ${port} ${args.join(" ")}: ${stdout}`);
+  return stdout;
+}
 
 export interface ClusterNode {
   id: string;
@@ -22,10 +37,10 @@ export function roomChannel(namespace: string, room: string): string {
 }
 
 /** `CLUSTER NODES` as seen from the first node that answers. */
-export function clusterNodes(redis: RedisCluster): ClusterNode[] {
+export async function clusterNodes(redis: RedisCluster): Promise<ClusterNode[]> {
   for (const n of redis.nodes.filter((x) => x.process)) {
     try {
-      return parseNodes(redis.cli(n.port, "CLUSTER", "NODES"));
+      return parseNodes(await cli(n.port, "CLUSTER", "NODES"));
     } catch {
       /* try the next node */
     }
@@ -56,9 +71,19 @@ function parseNodes(text: string): ClusterNode[] {
     });
 }
 
-export function slotOf(redis: RedisCluster, key: string): number {
-  const port = redis.nodes.find((n) => n.process)!.port;
-  return Number(redis.cli(port, "CLUSTER", "KEYSLOT", key).trim());
+/** Redis Cluster's key slot: CRC16 (XMODEM) of the key, or of its first non-empty `{hash tag}`, mod 16384. */
+export function slotOf(key: string): number {
+  const open = key.indexOf("{");
+  if (open >= 0) {
+    const close = key.indexOf("}", open + 1);
+    if (close > open + 1) key = key.slice(open + 1, close);
+  }
+  let crc = 0;
+  for (const byte of Buffer.from(key)) {
+    crc ^= byte << 8;
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc % 16384;
 }
 
 export function ownerOf(nodes: ClusterNode[], slot: number): ClusterNode {
@@ -71,19 +96,19 @@ export function ownerOf(nodes: ClusterNode[], slot: number): ClusterNode {
  * A call id whose /calls and /dashboard channels both live on the primary at
  * `port`, so a fault on that shard is the only fault its broadcasts meet.
  */
-export function callOnShard(redis: RedisCluster, port: number, prefix: string): string {
-  const nodes = clusterNodes(redis);
+export async function callOnShard(redis: RedisCluster, port: number, prefix: string): Promise<string> {
+  const nodes = await clusterNodes(redis);
   for (let i = 0; i < 2000; i++) {
     const callId = `${prefix}-${i}`;
-    const slots = ["/calls", "/dashboard"].map((nsp) => slotOf(redis, roomChannel(nsp, `call:${callId}`)));
+    const slots = ["/calls", "/dashboard"].map((nsp) => slotOf(roomChannel(nsp, `call:${callId}`)));
     if (slots.every((s) => ownerOf(nodes, s).port === port)) return callId;
   }
   throw new Error(`no call id with both channels on ${port}`);
 }
 
 /** The replica of the primary at `port`. */
-export function replicaOf(redis: RedisCluster, port: number): ClusterNode {
-  const nodes = clusterNodes(redis);
+export async function replicaOf(redis: RedisCluster, port: number): Promise<ClusterNode> {
+  const nodes = await clusterNodes(redis);
   const primary = nodes.find((n) => n.port === port)!;
   const replica = nodes.find((n) => n.primaryId === primary.id);
   if (!replica) throw new Error(`primary ${port} has no replica`);
@@ -108,20 +133,26 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | Prom
  * the source, MIGRATE of any keys (channels are not keys, so usually none),
  * then SETSLOT NODE on every primary, target first.
  */
-export function moveSlot(redis: RedisCluster, slot: number, toPort: number): void {
-  const nodes = clusterNodes(redis);
+export async function moveSlot(redis: RedisCluster, slot: number, toPort: number): Promise<void> {
+  const nodes = await clusterNodes(redis);
   const from = ownerOf(nodes, slot);
   const to = nodes.find((n) => n.port === toPort && n.primary);
   if (!to) throw new Error(`${toPort} is not a primary`);
   if (from.id === to.id) return;
-  redis.cli(to.port, "CLUSTER", "SETSLOT", String(slot), "IMPORTING", from.id);
-  redis.cli(from.port, "CLUSTER", "SETSLOT", String(slot), "MIGRATING", to.id);
+  await cli(to.port, "CLUSTER", "SETSLOT", String(slot), "IMPORTING", from.id);
+  await cli(from.port, "CLUSTER", "SETSLOT", String(slot), "MIGRATING", to.id);
   for (;;) {
-    const keys = redis.cli(from.port, "CLUSTER", "GETKEYSINSLOT", String(slot), "100").trim().split("\n").filter(Boolean);
+    const keys = (await cli(from.port, "CLUSTER", "GETKEYSINSLOT", String(slot), "100")).trim().split("\n").filter(Boolean);
     if (keys.length === 0) break;
-    redis.cli(from.port, "MIGRATE", "127.0.0.1", String(to.port), "", "0", "5000", "KEYS", ...keys);
+    await cli(from.port, "MIGRATE", "127.0.0.1", String(to.port), "", "0", "5000", "KEYS", ...keys);
   }
   for (const n of [to, from, ...nodes.filter((x) => x.primary && !x.failed && x.id !== to.id && x.id !== from.id)]) {
-    redis.cli(n.port, "CLUSTER", "SETSLOT", String(slot), "NODE", to.id);
+    await cli(n.port, "CLUSTER", "SETSLOT", String(slot), "NODE", to.id);
   }
+}
+
+/** How many connections are subscribed to a sharded channel on the primary that owns it now. */
+export async function subscribersOf(redis: RedisCluster, channel: string): Promise<number> {
+  const owner = ownerOf(await clusterNodes(redis), slotOf(channel));
+  return Number((await cli(owner.port, "PUBSUB", "SHARDNUMSUB", channel)).trim().split("\n")[1] ?? 0);
 }

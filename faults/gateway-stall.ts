@@ -6,7 +6,7 @@
  * is stopped.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { callOnShard, clusterNodes, waitFor } from "./cluster.js";
+import { callOnShard, cli, clusterNodes, waitFor } from "./cluster.js";
 import { gatewayPids, gatewaysAlive } from "./fleet.js";
 import { bound, type FaultScenario } from "./scenario.js";
 import { openRooms, startStream } from "./traffic.js";
@@ -20,8 +20,8 @@ export const STALL_RECOVERY_BOUND_MS = 2000 + 1000 + 5000;
 /** A healthy stream's deliveries are 50 ms apart; 2 s allows for the shared CPU, far below any stall effect. */
 export const BYSTANDER_GAP_BOUND_MS = 2000;
 
-function pubsubClients(topo: Parameters<FaultScenario["run"]>[0]["topo"], port: number): number {
-  return topo.redis.cli(port, "CLIENT", "LIST", "TYPE", "pubsub").trim().split("\n").filter(Boolean).length;
+async function pubsubClients(port: number): Promise<number> {
+  return (await cli(port, "CLIENT", "LIST", "TYPE", "pubsub")).trim().split("\n").filter(Boolean).length;
 }
 
 export const gatewayStall: FaultScenario = {
@@ -29,28 +29,28 @@ export const gatewayStall: FaultScenario = {
   async run({ topo, log }) {
     const pids = gatewayPids(topo);
     const [gA, gB, gC] = topo.gateways;
-    const primaries = clusterNodes(topo.redis).filter((n) => n.primary && !n.failed);
+    const primaries = (await clusterNodes(topo.redis)).filter((n) => n.primary && !n.failed);
     const shard = primaries[0].port;
-    for (const p of primaries) topo.redis.cli(p.port, "CONFIG", "SET", "client-output-buffer-limit", LOW_PUBSUB_LIMIT);
+    for (const p of primaries) await cli(p.port, "CONFIG", "SET", "client-output-buffer-limit", LOW_PUBSUB_LIMIT);
     try {
       const rooms = await openRooms({ senderUrl: gA.url, receiverUrls: [gB.url], prefix: "stall-room", count: 12 });
-      const victim = await startStream({ senderUrl: gA.url, receiverUrl: gB.url, callId: callOnShard(topo.redis, shard, "stall-victim") });
-      const bystander = await startStream({ senderUrl: gA.url, receiverUrl: gC.url, callId: callOnShard(topo.redis, shard, "stall-bystander") });
+      const victim = await startStream({ senderUrl: gA.url, receiverUrl: gB.url, callId: await callOnShard(topo.redis, shard, "stall-victim") });
+      const bystander = await startStream({ senderUrl: gA.url, receiverUrl: gC.url, callId: await callOnShard(topo.redis, shard, "stall-bystander") });
       // The flood fills the stalled gateway's socket and then its Redis output buffer.
       const flood = await startStream({
         senderUrl: gA.url,
         receiverUrl: gB.url,
-        callId: callOnShard(topo.redis, shard, "stall-flood"),
+        callId: await callOnShard(topo.redis, shard, "stall-flood"),
         intervalMs: 5,
         dataBytes: 15_000,
       });
       await sleep(1000);
-      const before = pubsubClients(topo, shard);
+      const before = await pubsubClients(shard);
 
       const stoppedAt = Date.now();
       gB.signal("SIGSTOP");
       log(`SIGSTOP gateway ${gB.port}; waiting for Redis to drop its subscriber (${before} pubsub clients on ${shard})`);
-      const droppedAt = await waitFor("the subscriber to be dropped", () => (pubsubClients(topo, shard) < before ? Date.now() : undefined), 45_000).catch(
+      const droppedAt = await waitFor("the subscriber to be dropped", async () => ((await pubsubClients(shard)) < before ? Date.now() : undefined), 45_000).catch(
         () => undefined,
       );
       await sleep(1000);
@@ -93,8 +93,8 @@ export const gatewayStall: FaultScenario = {
         notes: [`stalled ${contAt - stoppedAt} ms; flood of 15 kB events every 5 ms to fill the buffers`],
       };
     } finally {
-      for (const p of clusterNodes(topo.redis).filter((n) => n.primary && !n.failed)) {
-        topo.redis.cli(p.port, "CONFIG", "SET", "client-output-buffer-limit", DEFAULT_PUBSUB_LIMIT);
+      for (const p of (await clusterNodes(topo.redis)).filter((n) => n.primary && !n.failed)) {
+        await cli(p.port, "CONFIG", "SET", "client-output-buffer-limit", DEFAULT_PUBSUB_LIMIT);
       }
     }
   },

@@ -4,7 +4,7 @@
  * and resubscribe every room it holds, with no restart.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { callOnShard, clusterNodes, waitFor } from "./cluster.js";
+import { callOnShard, cli, clusterNodes, waitFor } from "./cluster.js";
 import { gatewayPids, gatewaysAlive } from "./fleet.js";
 import { bound, type FaultScenario } from "./scenario.js";
 import { openRooms, startStream } from "./traffic.js";
@@ -18,14 +18,14 @@ export const pubsubKill: FaultScenario = {
   async run({ topo, log }) {
     const pids = gatewayPids(topo);
     const [a, b, c] = topo.gateways.map((g) => g.url);
-    const primaries = clusterNodes(topo.redis).filter((n) => n.primary && !n.failed);
+    const primaries = (await clusterNodes(topo.redis)).filter((n) => n.primary && !n.failed);
     const rooms = await openRooms({ senderUrl: a, receiverUrls: [b, c], prefix: "killed-sub", count: ROOMS });
-    const stream = await startStream({ senderUrl: a, receiverUrl: b, callId: callOnShard(topo.redis, primaries[0].port, "killed-sub-stream") });
+    const stream = await startStream({ senderUrl: a, receiverUrl: b, callId: await callOnShard(topo.redis, primaries[0].port, "killed-sub-stream") });
     await sleep(1000);
 
     const killedAt = Date.now();
     let killed = 0;
-    for (const p of primaries) killed += Number(/\d+/.exec(topo.redis.cli(p.port, "CLIENT", "KILL", "TYPE", "pubsub"))?.[0] ?? 0);
+    for (const p of primaries) killed += Number(/\d+/.exec(await cli(p.port, "CLIENT", "KILL", "TYPE", "pubsub"))?.[0] ?? 0);
     log(`killed ${killed} subscriber connections on ${primaries.length} primaries`);
     const resumedAt = await waitFor("deliveries to resume", () => stream.deliveredSentAfter(killedAt + 1), PUBSUB_KILL_GAP_BOUND_MS + 10_000).catch(
       () => undefined,
