@@ -65,7 +65,8 @@ export interface SwitchboardClient {
   leave(callId: string): Promise<Ack>;
   watch(callId: string): Promise<Ack>;
   unwatch(callId: string): Promise<Ack>;
-  send(callId: string, type: string, data: unknown): Promise<Ack>;
+  /** With `{ receipts: true }` the ack says how many members confirmed (`receipts`). */
+  send(callId: string, type: string, data: unknown, o?: { receipts?: boolean }): Promise<Ack<{ receipts?: number }>>;
   onCallEvent(listener: (event: RelayedCallEvent) => void): void;
   onGap(listener: (gap: MissedEventGap) => void): void;
   /** Each (re)connect: which gateway, and how many times it has connected. */
@@ -162,7 +163,7 @@ export function createSwitchboardClient(url: string, opts: SwitchboardClientOpti
     w.forEach((resolve) => resolve());
   });
 
-  socket.on(SERVER_EVENT.callEvent, (event: RelayedCallEvent) => {
+  socket.on(SERVER_EVENT.callEvent, (event: RelayedCallEvent, receipt?: (ack: { ok: true }) => void) => {
     const gap = pendingGap.get(event.callId);
     if (gap) {
       pendingGap.delete(event.callId);
@@ -170,6 +171,8 @@ export function createSwitchboardClient(url: string, opts: SwitchboardClientOpti
     }
     lastTs.set(event.callId, Math.max(lastTs.get(event.callId) ?? 0, event.ts));
     for (const l of listeners.event) l(event);
+    // Sent with `receipts: true`: confirm once the listeners have run.
+    if (typeof receipt === "function") receipt({ ok: true });
   });
 
   socket.on("disconnect", () => {
@@ -221,8 +224,8 @@ export function createSwitchboardClient(url: string, opts: SwitchboardClientOpti
       watches.delete(callId);
       return emitAck(CLIENT_EVENT.unwatch, { callId });
     },
-    send(callId, type, data) {
-      return emitAck(CLIENT_EVENT.callEvent, { callId, type, data });
+    send(callId, type, data, o) {
+      return emitAck(CLIENT_EVENT.callEvent, o?.receipts ? { callId, type, data, receipts: true } : { callId, type, data });
     },
     onCallEvent: (l) => void listeners.event.push(l),
     onGap: (l) => void listeners.gap.push(l),

@@ -1,4 +1,5 @@
 /** Every fault scenario, in the order `npm run chaos` runs them (the most destructive last). */
+import { ackMemory } from "./ack-memory.js";
 import { gatewayStall } from "./gateway-stall.js";
 import { primaryFailover } from "./primary-failover.js";
 import { pubsubKill } from "./pubsub-kill.js";
@@ -6,5 +7,5 @@ import { redisDown } from "./redis-down.js";
 import { reshard } from "./reshard.js";
 import type { FaultScenario } from "./scenario.js";
 
-export const SCENARIOS: FaultScenario[] = [pubsubKill, reshard, gatewayStall, primaryFailover, redisDown];
+export const SCENARIOS: FaultScenario[] = [pubsubKill, reshard, gatewayStall, ackMemory, primaryFailover, redisDown];
 export * from "./scenario.js";

@@ -5,6 +5,7 @@
  * script prints them. One scenario module per fault, used by both.
  */
 import type { Topology, TopologyOptions } from "../topology/index.js";
+import { INSPECT_ARGS } from "./heap.js";
 
 /**
  * 3 primaries with 1 replica each, as ElastiCache runs them. A node timeout
@@ -20,7 +21,10 @@ export const FAULT_TOPOLOGY: TopologyOptions = {
   primaries: 3,
   replicasPerPrimary: 1,
   nodeTimeoutMs: NODE_TIMEOUT_MS,
-  gatewayEnv: { PUBLISH_TIMEOUT_MS: String(PUBLISH_TIMEOUT_MS), DRAIN_SECONDS: "2", DRAIN_GRACE_SECONDS: "0" },
+  // Receipts time out after 300 ms so the ack-memory scenario runs in seconds.
+  gatewayEnv: { PUBLISH_TIMEOUT_MS: String(PUBLISH_TIMEOUT_MS), RECEIPT_TIMEOUT_MS: "300", DRAIN_SECONDS: "2", DRAIN_GRACE_SECONDS: "0" },
+  // Each gateway's inspector on a free loopback port, to read its heap exactly (faults/heap.ts).
+  gatewayNodeArgs: INSPECT_ARGS,
 };
 
 export interface Bound {

@@ -16,8 +16,17 @@ const LAST_PUBLISH = Symbol("lastPublish");
 
 interface TrackedAdapter {
   doPublish(message: unknown): Promise<unknown>;
+  onMessage(message: unknown, offset?: string): unknown;
+  rooms: Map<string, Set<string>>;
   [LAST_PUBLISH]?: Promise<unknown>;
 }
+
+/** The cluster message of a broadcast from another gateway (socket.io-adapter's ClusterMessage, BROADCAST = 3). */
+interface BroadcastMessage {
+  type: number;
+  data?: { requestId?: string; packet?: { id?: number }; opts?: { rooms?: string[]; flags?: { timeout?: number } } };
+}
+const BROADCAST = 3;
 
 export interface PublishObserver {
   (outcome: { ok: boolean; seconds: number }): void;
@@ -30,6 +39,12 @@ export function createBusAdapter(bus: Bus, publishTimeoutMs: number, observe?: P
   return function (nsp: Namespace) {
     const adapter = sharded(nsp) as unknown as TrackedAdapter;
     const doPublish = adapter.doPublish.bind(adapter);
+    const onMessage = adapter.onMessage.bind(adapter);
+    adapter.onMessage = (message: unknown, offset?: string) => {
+      const result = onMessage(message, offset);
+      forgetUnansweredAcks(nsp, adapter, message as BroadcastMessage);
+      return result;
+    };
     adapter.doPublish = (message: unknown) => {
       const started = performance.now();
       const outcome = withTimeout(doPublish(message), publishTimeoutMs, "SPUBLISH");
@@ -57,4 +72,25 @@ export async function emitConfirmed(nsp: Namespace, emit: () => void): Promise<v
   const published = adapter[LAST_PUBLISH];
   adapter[LAST_PUBLISH] = undefined;
   if (published) await published;
+}
+
+/**
+ * An acknowledged broadcast from another gateway leaves its ack callback on
+ * each local member's socket (`socket.acks`), and socket.io-adapter 2.5.9
+ * never removes it when the client does not answer: a client that never
+ * acknowledges would hold one callback, and its event, per broadcast until
+ * it disconnects (the originating gateway cleans its own sockets on timeout,
+ * the receiving ones do not). Once the broadcast's timeout has passed nobody
+ * waits for the answer any more, so the callbacks are dropped then.
+ */
+function forgetUnansweredAcks(nsp: Namespace, adapter: TrackedAdapter, message: BroadcastMessage): void {
+  const id = message?.data?.packet?.id;
+  const timeout = message?.data?.opts?.flags?.timeout;
+  if (message?.type !== BROADCAST || message.data?.requestId === undefined || id === undefined || !timeout) return;
+  // The members as of the broadcast (a superset of the targets is harmless).
+  const rooms = message.data.opts?.rooms ?? [];
+  const targets = rooms.length === 0 ? [...nsp.sockets.keys()] : rooms.flatMap((room) => [...(adapter.rooms.get(room) ?? [])]);
+  setTimeout(() => {
+    for (const sid of targets) (nsp.sockets.get(sid) as unknown as { acks?: Map<number, unknown> } | undefined)?.acks?.delete(id);
+  }, timeout + 1000).unref();
 }

@@ -83,3 +83,13 @@ export interface ServerDraining {
   reason: string;
   reconnectAfterMs: number;
 }
+
+/**
+ * A `call:event` sent with `receipts: true` is relayed with an
+ * acknowledgement request: each member's client acknowledges it, and the
+ * sender's ack says how many did within RECEIPT_TIMEOUT_MS.
+ */
+export interface CallEventReceipts {
+  /** Members that acknowledged the event in time (the sender excluded). */
+  receipts: number;
+}

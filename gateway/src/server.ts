@@ -69,6 +69,7 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       serveCalls(server.of(NAMESPACE.calls), {
         gatewayId: config.gatewayId,
         maxEventDataBytes: config.maxEventDataBytes,
+        receiptTimeoutMs: config.receiptTimeoutMs,
         dashboard,
         metrics,
         log,
