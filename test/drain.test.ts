@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { createSwitchboardClient, type SwitchboardClient } from "../client/switchboard-client.js";
+import { createSwitchboardClient, type MissedEventGap, type SwitchboardClient } from "../client/switchboard-client.js";
 import { startTopology, type Topology } from "../topology/index.js";
 import type { RelayedCallEvent, ServerDraining } from "../gateway/src/protocol.js";
 import { sleep } from "./support/clients.js";
@@ -47,6 +47,10 @@ describe("graceful drain", () => {
 
     // Per victim client: when it got server:draining, when it lost the connection.
     const notices = new Map<SwitchboardClient, { at: number; notice: ServerDraining }>();
+    const gaps = new Map<SwitchboardClient, MissedEventGap>();
+    for (const c of onVictim) c.onGap((g) => gaps.set(c, g));
+    let graceTs = 0;
+    onVictim[1].onCallEvent((e) => e.type === "during-grace" && (graceTs = e.ts));
     const disconnects = new Map<SwitchboardClient, number>();
     for (const c of onVictim) {
       c.onDraining((notice) => notices.set(c, { at: Date.now(), notice }));
@@ -106,6 +110,17 @@ describe("graceful drain", () => {
     const deadline = Date.now() + 5000;
     while (got.size < CLIENTS - 1 && Date.now() < deadline) await sleep(50);
     assert.equal(got.size, CLIENTS - 1, "every other member received the event after rejoining");
+    // Each moved member reports the window it may have missed: from the last
+    // event before its reconnect to the first one after.
+    const moved = onVictim.slice(1);
+    assert.ok(graceTs > 0);
+    for (const c of moved) {
+      const gap = gaps.get(c);
+      assert.ok(gap, "a member that reconnected reports a gap");
+      assert.equal(gap.callId, "drain-room");
+      assert.equal(gap.fromTs, graceTs);
+      assert.ok(gap.toTs > gap.fromTs && gap.disconnectedMs >= 0);
+    }
   });
 
   it("a second SIGTERM closes the remaining connections at once", async () => {
