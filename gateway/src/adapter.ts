@@ -13,12 +13,15 @@ import { withTimeout, type Bus } from "./bus.js";
 export const SUBSCRIPTION_MODE = "dynamic" as const;
 
 const LAST_PUBLISH = Symbol("lastPublish");
+const SUBSCRIBED = Symbol("subscribed");
 
 interface TrackedAdapter {
   doPublish(message: unknown): Promise<unknown>;
   onMessage(message: unknown, offset?: string): unknown;
   rooms: Map<string, Set<string>>;
   [LAST_PUBLISH]?: Promise<unknown>;
+  /** Resolves when the room's channel subscription is confirmed by Redis. */
+  [SUBSCRIBED]?: (room: string) => Promise<void>;
 }
 
 /** The cluster message of a broadcast from another gateway (socket.io-adapter's ClusterMessage, BROADCAST = 3). */
@@ -35,9 +38,17 @@ export interface PublishObserver {
 /** The adapter constructor for `new Server({ adapter })`, or undefined in memory mode. */
 export function createBusAdapter(bus: Bus, publishTimeoutMs: number, observe?: PublishObserver) {
   if (!bus.pub || !bus.sub) return undefined;
+  const subscriptions = trackSubscriptions(bus.sub);
   const sharded = createShardedAdapter(bus.pub, bus.sub, { subscriptionMode: SUBSCRIPTION_MODE });
   return function (nsp: Namespace) {
     const adapter = sharded(nsp) as unknown as TrackedAdapter;
+    adapter[SUBSCRIBED] = async (room) => {
+      const pending = subscriptions.get(`socket.io#${nsp.name}#${room}#`);
+      // While Redis is away, joins still serve members on this gateway; the
+      // subscription completes when Redis answers (node-redis queues it).
+      if (!pending || !bus.health().ok) return;
+      await withTimeout(pending, publishTimeoutMs, "SSUBSCRIBE").catch(() => {});
+    };
     const doPublish = adapter.doPublish.bind(adapter);
     const onMessage = adapter.onMessage.bind(adapter);
     adapter.onMessage = (message: unknown, offset?: string) => {
@@ -57,6 +68,33 @@ export function createBusAdapter(bus: Bus, publishTimeoutMs: number, observe?: P
     };
     return adapter;
   } as unknown as ReturnType<typeof createShardedAdapter>;
+}
+
+/**
+ * Resolves once this gateway is subscribed to `room`'s channel (at most
+ * PUBLISH_TIMEOUT_MS). The adapter subscribes when a room is created but does
+ * not wait for Redis' confirmation; a join acked before it could miss events
+ * sent from other gateways right after the ack (seen under load: 1 in 60).
+ */
+export async function roomSubscribed(nsp: Namespace, room: string): Promise<void> {
+  await (nsp.adapter as unknown as TrackedAdapter)[SUBSCRIBED]?.(room);
+}
+
+/** Records each SSUBSCRIBE's outcome by channel, until it settles. */
+function trackSubscriptions(sub: NonNullable<Bus["sub"]>): Map<string, Promise<unknown>> {
+  const pending = new Map<string, Promise<unknown>>();
+  const sSubscribe = sub.sSubscribe.bind(sub);
+  sub.sSubscribe = (channels: string | string[], ...rest: unknown[]) => {
+    const outcome: Promise<unknown> = sSubscribe(channels, ...rest);
+    for (const channel of [channels].flat()) {
+      const tracked = outcome.finally(() => pending.get(channel) === tracked && pending.delete(channel));
+      // A failed subscription is retried by node-redis and shows on /readyz; no unhandled rejection.
+      tracked.catch(() => {});
+      pending.set(channel, tracked);
+    }
+    return outcome.catch(() => {});
+  };
+  return pending;
 }
 
 /**

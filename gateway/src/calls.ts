@@ -4,7 +4,7 @@
  * Each relayed event is also delivered to the call's watchers in /dashboard.
  */
 import type { Namespace, Socket } from "socket.io";
-import { emitConfirmed } from "./adapter.js";
+import { emitConfirmed, roomSubscribed } from "./adapter.js";
 import { onClientEvent } from "./client-events.js";
 import type { Logger } from "./log.js";
 import type { GatewayMetrics } from "./metrics.js";
@@ -43,6 +43,7 @@ async function join(socket: Socket, payload: unknown): Promise<Ack<{ room: strin
   if (!ref.ok) return ref;
   const room = callRoom(ref.value.callId);
   await socket.join(room);
+  await roomSubscribed(socket.nsp, room);
   return { ok: true, room };
 }
 

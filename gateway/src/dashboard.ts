@@ -4,6 +4,7 @@
  * /calls for that call, from any gateway. Watchers only listen.
  */
 import type { Namespace, Socket } from "socket.io";
+import { roomSubscribed } from "./adapter.js";
 import { onClientEvent } from "./client-events.js";
 import type { Logger } from "./log.js";
 import type { GatewayMetrics } from "./metrics.js";
@@ -22,6 +23,7 @@ async function watch(socket: Socket, payload: unknown): Promise<Ack<{ room: stri
   if (!ref.ok) return ref;
   const room = callRoom(ref.value.callId);
   await socket.join(room);
+  await roomSubscribed(socket.nsp, room);
   return { ok: true, room };
 }
 
