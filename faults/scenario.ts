@@ -18,11 +18,13 @@ export const PUBLISH_TIMEOUT_MS = 2000;
 
 export const FAULT_TOPOLOGY: TopologyOptions = {
   gateways: 3,
+  // NLB-like, honouring /readyz: clients of a draining gateway land elsewhere.
+  balancer: true,
   primaries: 3,
   replicasPerPrimary: 1,
   nodeTimeoutMs: NODE_TIMEOUT_MS,
-  // Receipts time out after 300 ms so the ack-memory scenario runs in seconds.
-  gatewayEnv: { PUBLISH_TIMEOUT_MS: String(PUBLISH_TIMEOUT_MS), RECEIPT_TIMEOUT_MS: "300", DRAIN_SECONDS: "2", DRAIN_GRACE_SECONDS: "0" },
+  // Receipts time out after 500 ms so the ack-memory scenario runs in seconds.
+  gatewayEnv: { PUBLISH_TIMEOUT_MS: String(PUBLISH_TIMEOUT_MS), RECEIPT_TIMEOUT_MS: "500", DRAIN_SECONDS: "2", DRAIN_GRACE_SECONDS: "0" },
   // Each gateway's inspector on a free loopback port, to read its heap exactly (faults/heap.ts).
   gatewayNodeArgs: INSPECT_ARGS,
 };

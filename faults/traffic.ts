@@ -105,8 +105,11 @@ export async function startStream(o: StreamOptions): Promise<Stream> {
             s.outcome = ack.ok ? "ok" : "failed";
             if (!ack.ok) s.code = ack.error.code;
           },
-          () => {
-            s.outcome = "timeout";
+          (err: Error) => {
+            // socket.io-client fails a pending ack at once when the connection
+            // drops ("socket has been disconnected"): a fast failure, not a hang.
+            s.outcome = /timed out/.test(err.message) ? "timeout" : "failed";
+            if (s.outcome === "failed") s.code = "disconnected";
           },
         )
         .finally(() => {
