@@ -114,7 +114,7 @@ async function restartNextGateway(): Promise<void> {
   restarting = true;
   const gw = topology.gateways[nextRestart++ % topology.gateways.length];
   console.log(`restart: SIGTERM to gateway ${gw.url} (it drains, the balancer stops sending it new connections)`);
-  const code = await gw.stop(120_000);
+  const code = await gw.stop(120_000, { drain: true });
   console.log(`restart: gateway ${gw.url} exited with ${code}; starting it again`);
   await topology.startGateway(gw.port);
   restarting = false;

@@ -140,6 +140,7 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
         gatewayId: config.gatewayId,
         maxEventDataBytes: config.maxEventDataBytes,
         maxEventDataDepth: config.limits.maxEventDataDepth,
+        receiptTimeoutMs: config.receiptTimeoutMs,
         dashboard,
         metrics,
         log,
