@@ -6,10 +6,11 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { io, type Socket } from "socket.io-client";
-import { createSwitchboardClient } from "../client/switchboard-client.js";
 import { CLIENT_EVENT, NAMESPACE } from "../gateway/src/protocol.js";
 import { retainedHeap } from "./heap.js";
 import { bound, type FaultScenario } from "./scenario.js";
+import { devClient } from "./dev-client.js";
+import { mintDevToken } from "../topology/dev-auth.js";
 
 /** Silent members (never acknowledge), all on one gateway. */
 const SILENT = 20;
@@ -33,7 +34,7 @@ export const ackMemory: FaultScenario = {
     const callId = "receipts-silent";
     const silent: Socket[] = [];
     for (let i = 0; i < SILENT; i++) {
-      const s = io(holder.url + NAMESPACE.calls, { transports: ["websocket"], reconnection: false, forceNew: true });
+      const s = io(holder.url + NAMESPACE.calls, { transports: ["websocket"], reconnection: false, forceNew: true, auth: { token: await mintDevToken() } });
       silent.push(s);
       // Listens, never calls the acknowledgement: a buggy or frozen client.
       s.on("call:event", () => {});
@@ -41,8 +42,8 @@ export const ackMemory: FaultScenario = {
       const ack = await s.emitWithAck(CLIENT_EVENT.join, { callId });
       if (!ack.ok) throw new Error(`join: ${JSON.stringify(ack)}`);
     }
-    const polite = createSwitchboardClient(holder.url);
-    const sender = createSwitchboardClient(senderGw.url, { ackTimeoutMs: 30_000 });
+    const polite = devClient(holder.url);
+    const sender = devClient(senderGw.url, { ackTimeoutMs: 30_000 });
     await Promise.all([polite.connected(), sender.connected()]);
     await polite.join(callId);
     await sender.join(callId);

@@ -6,8 +6,9 @@
  * is lost only if its sender got `{ ok: true }` and it never arrived.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { createSwitchboardClient, type SwitchboardClient } from "../client/switchboard-client.js";
+import { type SwitchboardClient } from "../client/switchboard-client.js";
 import type { RelayedCallEvent } from "../gateway/src/protocol.js";
+import { devClient } from "./dev-client.js";
 
 export interface StreamOptions {
   senderUrl: string;
@@ -64,8 +65,8 @@ export interface Stream {
 export async function startStream(o: StreamOptions): Promise<Stream> {
   const intervalMs = o.intervalMs ?? 50;
   const padding = "x".repeat(o.dataBytes ?? 0);
-  const sender = createSwitchboardClient(o.senderUrl, { ackTimeoutMs: o.ackTimeoutMs ?? 10_000, reconnectMinMs: 100, reconnectMaxMs: 1000 });
-  const receiver = createSwitchboardClient(o.receiverUrl, { reconnectMinMs: 100, reconnectMaxMs: 1000 });
+  const sender = devClient(o.senderUrl, { ackTimeoutMs: o.ackTimeoutMs ?? 10_000, reconnectMinMs: 100, reconnectMaxMs: 1000 });
+  const receiver = devClient(o.receiverUrl, { reconnectMinMs: 100, reconnectMaxMs: 1000 });
   await Promise.all([sender.connected(), receiver.connected()]);
   for (const c of [sender, receiver]) {
     const ack = await c.join(o.callId);
@@ -192,8 +193,8 @@ export interface RoomSet {
 /** A sender on one gateway and members on others, in `count` rooms spread over the shards by their names. */
 export async function openRooms(o: { senderUrl: string; receiverUrls: string[]; prefix: string; count: number }): Promise<RoomSet> {
   const callIds = Array.from({ length: o.count }, (_, i) => `${o.prefix}-${i}`);
-  const sender = createSwitchboardClient(o.senderUrl, { reconnectMinMs: 100, reconnectMaxMs: 1000 });
-  const receivers = o.receiverUrls.map((url) => createSwitchboardClient(url, { reconnectMinMs: 100, reconnectMaxMs: 1000 }));
+  const sender = devClient(o.senderUrl, { reconnectMinMs: 100, reconnectMaxMs: 1000 });
+  const receivers = o.receiverUrls.map((url) => devClient(url, { reconnectMinMs: 100, reconnectMaxMs: 1000 }));
   const got = receivers.map(() => new Set<string>());
   let round = 0;
   receivers.forEach((r, i) =>

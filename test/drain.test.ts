@@ -7,10 +7,11 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { createSwitchboardClient, type MissedEventGap, type SwitchboardClient } from "../client/switchboard-client.js";
+import { type MissedEventGap, type SwitchboardClient } from "../client/switchboard-client.js";
 import { startTopology, type Topology } from "../topology/index.js";
 import type { RelayedCallEvent, ServerDraining } from "../gateway/src/protocol.js";
 import { sleep } from "./support/clients.js";
+import { devClient } from "../faults/dev-client.js";
 
 const GRACE_S = 2;
 const WINDOW_S = 6;
@@ -37,7 +38,7 @@ describe("graceful drain", () => {
     const [victim, survivor] = topo.gateways;
     const victimId = `gw-${victim.port}`;
     for (let i = 0; i < CLIENTS; i++) {
-      const c = createSwitchboardClient(lb, { reconnectMinMs: 200, reconnectMaxMs: 2000 });
+      const c = devClient(lb, { reconnectMinMs: 200, reconnectMaxMs: 2000 });
       clients.push(c);
       await c.connected();
       assert.equal((await c.join("drain-room")).ok, true);
@@ -125,7 +126,7 @@ describe("graceful drain", () => {
 
   it("a second SIGTERM closes the remaining connections at once", async () => {
     const gw = await topo.startGateway(topo.gateways[0].port, { DRAIN_SECONDS: "120", DRAIN_GRACE_SECONDS: "60" });
-    const c = createSwitchboardClient(gw.url, { reconnectMinMs: 200 });
+    const c = devClient(gw.url, { reconnectMinMs: 200 });
     clients.push(c);
     await c.connected();
     let draining: ServerDraining | undefined;

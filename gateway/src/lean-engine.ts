@@ -264,6 +264,11 @@ export class LeanEngine extends SmallEmitter {
     return this.connections.size;
   }
 
+  /** Engine.IO's `clients` (id -> connection), built on demand: code written for the stock engine (the drain) reads it. */
+  get clients(): Record<string, LeanConnection> {
+    return Object.fromEntries(this.connections);
+  }
+
   /** Whether `url` is an Engine.IO request for this engine. */
   handles(url: string | undefined): boolean {
     return (url ?? "").startsWith(this.opts.path);

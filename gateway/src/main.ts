@@ -36,7 +36,14 @@ const drain = createDrain(
   log,
 );
 const stop = (signal: string) =>
-  void drain.begin(signal).then(() => process.exit(0));
+  void drain.begin(signal).then(
+    () => process.exit(0),
+    // A drain that fails must still end the process, or ECS waits for SIGKILL.
+    (err) => {
+      log.error("drain failed; exiting now", { error: err as Error });
+      process.exit(1);
+    },
+  );
 process.on("SIGTERM", () => stop("SIGTERM"));
 process.on("SIGINT", () => stop("SIGINT"));
 
