@@ -24,7 +24,9 @@ export const FAULT_TOPOLOGY: TopologyOptions = {
   replicasPerPrimary: 1,
   nodeTimeoutMs: NODE_TIMEOUT_MS,
   // Receipts time out after 500 ms so the ack-memory scenario runs in seconds.
-  gatewayEnv: { PUBLISH_TIMEOUT_MS: String(PUBLISH_TIMEOUT_MS), RECEIPT_TIMEOUT_MS: "500", DRAIN_SECONDS: "2", DRAIN_GRACE_SECONDS: "0" },
+  // The scenarios send faster than a person would; the event rate limit
+  // (tested on its own) would disconnect their senders.
+  gatewayEnv: { PUBLISH_TIMEOUT_MS: String(PUBLISH_TIMEOUT_MS), RECEIPT_TIMEOUT_MS: "500", DRAIN_SECONDS: "2", DRAIN_GRACE_SECONDS: "0", EVENT_RATE_PER_SECOND: "0" },
   // Each gateway's inspector on a free loopback port, to read its heap exactly (faults/heap.ts).
   gatewayNodeArgs: INSPECT_ARGS,
 };
