@@ -7,6 +7,8 @@ import { execFile } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import type { RedisCluster } from "../topology/index.js";
+import { callRoom } from "../gateway/src/protocol.js";
+import { DEV_TENANT } from "../topology/dev-auth.js";
 
 const run = promisify(execFile);
 
@@ -100,7 +102,7 @@ export async function callOnShard(redis: RedisCluster, port: number, prefix: str
   const nodes = await clusterNodes(redis);
   for (let i = 0; i < 2000; i++) {
     const callId = `${prefix}-${i}`;
-    const slots = ["/calls", "/dashboard"].map((nsp) => slotOf(roomChannel(nsp, `call:${callId}`)));
+    const slots = ["/calls", "/dashboard"].map((nsp) => slotOf(roomChannel(nsp, callRoom(DEV_TENANT, callId))));
     if (slots.every((s) => ownerOf(nodes, s).port === port)) return callId;
   }
   throw new Error(`no call id with both channels on ${port}`);

@@ -8,6 +8,8 @@ import { callOnShard, clusterNodes, replicaOf, roomChannel, subscribersOf, waitF
 import { gatewayPids, gatewaysAlive, waitFleetHealthy } from "./fleet.js";
 import { NODE_TIMEOUT_MS, bound, type FaultScenario } from "./scenario.js";
 import { startStream } from "./traffic.js";
+import { callRoom } from "../gateway/src/protocol.js";
+import { DEV_TENANT } from "../topology/dev-auth.js";
 
 /**
  * Failure detection takes the node timeout, the replica's election up to
@@ -25,7 +27,7 @@ export const primaryFailover: FaultScenario = {
     const replica = await replicaOf(topo.redis, victim.port);
     const callId = await callOnShard(topo.redis, victim.port, "failover");
     const stream = await startStream({ senderUrl: topo.gateways[0].url, receiverUrl: topo.gateways[1].url, callId });
-    const channel = roomChannel("/calls", `call:${callId}`);
+    const channel = roomChannel("/calls", callRoom(DEV_TENANT, callId));
     // Subscribed: the sender's gateway and the receiver's (both have a member).
     const subscribers = await subscribersOf(topo.redis, channel);
     await sleep(1000);

@@ -9,6 +9,8 @@ import { callOnShard, clusterNodes, moveSlot, ownerOf, roomChannel, slotOf, subs
 import { gatewayPids, gatewaysAlive } from "./fleet.js";
 import { bound, type FaultScenario } from "./scenario.js";
 import { startStream } from "./traffic.js";
+import { callRoom } from "../gateway/src/protocol.js";
+import { DEV_TENANT } from "../topology/dev-auth.js";
 
 /**
  * Moving a slot that holds no keys is a handful of SETSLOTs; the subscriber
@@ -24,12 +26,12 @@ export const reshard: FaultScenario = {
     const primaries = (await clusterNodes(topo.redis)).filter((n) => n.primary && !n.failed);
     const [from, to] = primaries;
     const callId = await callOnShard(topo.redis, from.port, "reshard");
-    const slot = slotOf(roomChannel("/calls", `call:${callId}`));
+    const slot = slotOf(roomChannel("/calls", callRoom(DEV_TENANT, callId)));
     const streams = await Promise.all([
       startStream({ senderUrl: gA.url, receiverUrl: gB.url, callId, intervalMs: 20 }),
       startStream({ senderUrl: gC.url, receiverUrl: gA.url, callId, intervalMs: 20 }),
     ]);
-    const channel = roomChannel("/calls", `call:${callId}`);
+    const channel = roomChannel("/calls", callRoom(DEV_TENANT, callId));
     const subscribers = await subscribersOf(topo.redis, channel);
     await sleep(1000);
 
