@@ -33,6 +33,7 @@ export interface WorkerStats {
   lastDeliveryAt: number;
   /** Ms since the worker started when the last connection of the open phase succeeded. */
   lastOpenAt: number;
+  /** Open connections per target; after the hold or drain, what each target held at its end. */
   openByTarget: Record<string, number>;
   rss: number;
   /** Latency histogram counts since the previous report, as [bucket, count] pairs. */
