@@ -49,3 +49,14 @@ export function diffShards(before: ShardCounters[], after: ShardCounters[]): Sha
     };
   });
 }
+
+/** `work` less what the shards do when idle (cron, cluster gossip, health probes) over the same time. */
+export function lessIdle(work: ShardCounters[], idle: ShardCounters[], idleSeconds: number, workSeconds: number): ShardCounters[] {
+  const k = workSeconds / idleSeconds;
+  return work.map((w, i) => ({
+    ...w,
+    commands: Math.max(0, Math.round(w.commands - idle[i].commands * k)),
+    cpuSeconds: Math.max(0, Math.round((w.cpuSeconds - idle[i].cpuSeconds * k) * 1000) / 1000),
+    netOutputBytes: Math.max(0, Math.round(w.netOutputBytes - idle[i].netOutputBytes * k)),
+  }));
+}

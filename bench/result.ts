@@ -18,7 +18,9 @@ export interface FanoutFigures {
   serverCpuSecondsAtSaturation: number;
   cpuMicrosPerDelivery: number;
   moderate: LoadtestResult;
+  /** Per shard, for the moderate run's send phase, less the shards' idle activity. */
   broker: ShardCounters[];
+  brokerRaw: ShardCounters[];
 }
 export interface BenchResult {
   kind: "switchboard-bench";
@@ -31,6 +33,9 @@ export interface BenchResult {
   settings: Record<string, number>;
   idle: Partial<Record<Setup, IdleFigures>>;
   fanout: Partial<Record<Setup, FanoutFigures>>;
+  /** By setup and subscription mode ("gateway dynamic", "stock static", ...): per shard, less idle activity. */
   broker: Record<string, ShardCounters[]>;
+  /** The same before the idle correction. */
+  brokerRaw: Record<string, ShardCounters[]>;
 }
 

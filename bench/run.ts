@@ -19,7 +19,7 @@ import { parseArgs } from "node:util";
 import { runLoadtest, type LoadtestResult } from "../loadtest/fleet.js";
 import { parseLoadtestOptions } from "../loadtest/options.js";
 import { freePorts, startRedisCluster, type RedisCluster } from "../topology/index.js";
-import { diffShards, readShards, type ShardCounters } from "./broker.js";
+import { diffShards, lessIdle, readShards, type ShardCounters } from "./broker.js";
 import { describeMachine } from "./machine.js";
 import { startServerFleet, type ServerFleet, type Setup } from "./server-fleet.js";
 import type { BenchResult, FanoutFigures, IdleFigures } from "./result.js";
@@ -59,6 +59,7 @@ const result: BenchResult = {
   idle: {},
   fanout: {},
   broker: {},
+  brokerRaw: {},
 };
 
 const dir = mkdtempSync(join(tmpdir(), "switchboard-bench-"));
@@ -150,21 +151,34 @@ function fanoutOptions(f: ServerFleet, label: string, rate: number | "max", seco
   });
 }
 
-/** The same fan-out work at a moderate rate, with each shard's counters read around the send phase. */
-async function moderate(f: ServerFleet, label: string): Promise<{ loadtest: LoadtestResult; broker: ShardCounters[] }> {
+/**
+ * The same fan-out work at a moderate rate, with each shard's counters read
+ * around the send phase, less what the shards did over an idle window of the
+ * same fleet just before (Redis spends CPU on its cron and cluster gossip).
+ */
+async function moderate(f: ServerFleet, label: string): Promise<{ loadtest: LoadtestResult; broker: ShardCounters[]; brokerRaw: ShardCounters[] }> {
   const ports = redis!.nodes.map((n) => n.port);
+  const IDLE_SECONDS = 5;
   let before: ShardCounters[] = [];
+  let idleCounters: ShardCounters[] = [];
+  let sendStarted = 0;
+  let brokerRaw: ShardCounters[] = [];
   let broker: ShardCounters[] = [];
   const loadtest = await runLoadtest(fanoutOptions(f, label, S.moderateRate, S.moderateSeconds), {
     progress,
     beforeSend: async () => {
+      const idleStart = readShards(redis!, ports);
+      await sleep(IDLE_SECONDS * 1000);
       before = readShards(redis!, ports);
+      idleCounters = diffShards(idleStart, before);
+      sendStarted = Date.now();
     },
     afterSend: async () => {
-      broker = diffShards(before, readShards(redis!, ports));
+      brokerRaw = diffShards(before, readShards(redis!, ports));
+      broker = lessIdle(brokerRaw, idleCounters, IDLE_SECONDS, (Date.now() - sendStarted) / 1000);
     },
   });
-  return { loadtest, broker };
+  return { loadtest, broker, brokerRaw };
 }
 
 async function fanout(setup: Setup): Promise<FanoutFigures> {
@@ -188,6 +202,7 @@ async function fanout(setup: Setup): Promise<FanoutFigures> {
       cpuMicrosPerDelivery: deliveries ? Math.round((cpuSeconds * 1e6) / deliveries) : 0,
       moderate: m.loadtest,
       broker: m.broker,
+      brokerRaw: m.brokerRaw,
     };
   });
 }
@@ -207,11 +222,14 @@ try {
     log(`fanout: ${setup}, ${S.rooms} rooms of ${S.roomSize}: saturation, then ${S.moderateRate} messages/s`);
     result.fanout[setup] = await fanout(setup);
     result.broker[`${setup} dynamic`] = result.fanout[setup]!.broker;
+    result.brokerRaw[`${setup} dynamic`] = result.fanout[setup]!.brokerRaw;
   }
   for (const mode of ["static", "classic"] as const) {
     if (!only.has("broker")) break;
     log(`broker: stock server with the ${mode} adapter, ${S.moderateRate} messages/s`);
-    result.broker[`stock ${mode}`] = (await withFleet("stock", { STOCK_ADAPTER: mode }, (f) => moderate(f, `broker-${mode}`))).broker;
+    const m = await withFleet("stock", { STOCK_ADAPTER: mode }, (f) => moderate(f, `broker-${mode}`));
+    result.broker[`stock ${mode}`] = m.broker;
+    result.brokerRaw[`stock ${mode}`] = m.brokerRaw;
   }
 } finally {
   clearTimeout(watchdog);

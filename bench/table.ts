@@ -1,4 +1,5 @@
 /** The side-by-side table: stock vs gateway, with the ratio, and the broker load per shard. */
+import type { ShardCounters } from "./broker.js";
 import type { BenchResult } from "./result.js";
 
 const kb = (b: number | undefined) => (b === undefined ? "-" : (b / 1024).toFixed(2));
@@ -29,16 +30,18 @@ export function benchTable(r: BenchResult): string {
 
   const modes = Object.keys(r.broker);
   if (modes.length > 0) {
-    const shards = r.broker[modes[0]].length;
-    lines.push("", `broker load for the same fan-out work (${r.settings.moderateRate} messages/s for ${r.settings.moderateSeconds} s, rooms of ${r.settings.roomSize}), per shard:`);
-    const mw = Math.max(...modes.map((m) => m.length), 8);
-    lines.push(`${"".padEnd(mw)}  ${"commands".padEnd(8 * shards + 8)}${"CPU s".padEnd(7 * shards + 4)}bus publish msgs received`);
-    for (const m of modes) {
-      const c = r.broker[m];
-      lines.push(
-        `${m.padEnd(mw)}  ${c.map((x) => int(x.commands).padStart(7)).join(" ").padEnd(8 * shards + 8)}${c.map((x) => x.cpuSeconds.toFixed(2).padStart(6)).join(" ").padEnd(7 * shards + 4)}${c.map((x) => int(x.busPublishReceived)).join(" ")}`,
-      );
-    }
+    lines.push("", `broker load per shard for the same fan-out work (${r.settings.moderateRate} messages/s for ${r.settings.moderateSeconds} s, rooms of ${r.settings.roomSize}), less idle activity:`);
+    const cols: Array<[string, (c: ShardCounters) => string]> = [
+      ["commands", (c) => int(c.commands)],
+      ["(S)PUBLISH", (c) => int(c.spublishCalls + c.publishCalls)],
+      ["CPU ms", (c) => int(c.cpuSeconds * 1000)],
+      ["bus msgs in", (c) => int(c.busPublishReceived)],
+    ];
+    const mw = Math.max(...modes.map((m) => m.length));
+    const cell = (m: string, f: (c: ShardCounters) => string) => r.broker[m].map(f).join(" / ");
+    const widths = cols.map(([h, f]) => Math.max(h.length, ...modes.map((m) => cell(m, f).length)));
+    lines.push(`${"".padEnd(mw)}  ${cols.map(([h], i) => h.padStart(widths[i])).join("  ")}`);
+    for (const m of modes) lines.push(`${m.padEnd(mw)}  ${cols.map(([, f], i) => cell(m, f).padStart(widths[i])).join("  ")}`);
   }
   return lines.join("\n");
 }
