@@ -11,6 +11,8 @@
  *   LOADGEN_TOKEN_SECRET   mint HS256 tokens per connection (the gateway's AUTH_SECRET)
  *   LOADGEN_TOKEN          or one fixed token
  *   LOADGEN_LABEL          defaults to the ECS task id when known
+ *   LOADGEN_LINGER_SECONDS stay alive this long after the summary (default 0), so an
+ *                          ECS service does not replace the task and run it again
  */
 import { runLoadtest } from "./fleet.js";
 import { OptionError, parseLoadtestOptions } from "./options.js";
@@ -24,7 +26,9 @@ let options;
 try {
   options = parseLoadtestOptions({ ...Object.fromEntries(keys.map((k) => [k, flag(k)])), out: "", label: flag("label") ?? task ?? "" });
 } catch (err) {
-  process.stderr.write(`loadgen: invalid configuration: ${err instanceof OptionError ? err.message : String(err)} (set LOADGEN_* variables)\n`);
+  // The options module names flags (--room-size); here they are LOADGEN_ROOM_SIZE.
+  const message = err instanceof OptionError ? err.message.replace(/--([a-z-]+)/g, (_, k: string) => `LOADGEN_${k.toUpperCase().replace(/-/g, "_")}`) : String(err);
+  process.stderr.write(`loadgen: invalid configuration: ${message}\n`);
   process.exit(2);
 }
 
@@ -55,3 +59,9 @@ line("loadtest summary", {
   p999Ms: result.latencyMs.p999 ?? null,
   maxMs: result.latencyMs.max ?? null,
 });
+const linger = Number(env.LOADGEN_LINGER_SECONDS ?? 0);
+if (Number.isFinite(linger) && linger > 0) {
+  line("loadtest done: lingering", { seconds: linger });
+  await new Promise((r) => setTimeout(r, linger * 1000));
+}
+process.exit(0);
