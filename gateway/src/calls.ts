@@ -5,7 +5,7 @@
  */
 import type { Namespace, Socket } from "socket.io";
 import { emitConfirmed } from "./adapter.js";
-import { onClientEvent } from "./client-events.js";
+import { attachClientEvents, routeClientEvent } from "./client-events.js";
 import type { Logger } from "./log.js";
 import type { GatewayMetrics } from "./metrics.js";
 import {
@@ -28,11 +28,10 @@ export interface CallsDeps {
 }
 
 export function serveCalls(calls: Namespace, deps: CallsDeps): void {
-  calls.on("connection", (socket: Socket) => {
-    onClientEvent(socket, CLIENT_EVENT.join, (payload) => join(socket, payload), deps);
-    onClientEvent(socket, CLIENT_EVENT.leave, (payload) => leave(socket, payload), deps);
-    onClientEvent(socket, CLIENT_EVENT.callEvent, (payload) => relay(calls, socket, payload, deps), deps);
-  });
+  routeClientEvent(calls, CLIENT_EVENT.join, join, deps);
+  routeClientEvent(calls, CLIENT_EVENT.leave, leave, deps);
+  routeClientEvent(calls, CLIENT_EVENT.callEvent, (socket, payload) => relay(calls, socket, payload, deps), deps);
+  calls.on("connection", attachClientEvents);
 }
 
 async function join(socket: Socket, payload: unknown): Promise<Ack<{ room: string }>> {

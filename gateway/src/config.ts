@@ -58,6 +58,13 @@ export interface GatewayConfig {
    */
   pingIntervalMs: number;
   pingTimeoutMs: number;
+  /**
+   * Which Engine.IO server carries the WebSocket connections (`ENGINE`,
+   * default `lean`): `lean` is this project's WebSocket-only engine
+   * (lean-engine.ts, less than half the heap per idle connection); `stock` is
+   * the `engine.io` package, for comparison or if you need long-polling later.
+   */
+  engine: "lean" | "stock";
   /** Largest Socket.IO frame accepted, in bytes (`MAX_FRAME_BYTES`, default 32768); a larger one closes that connection. */
   maxFrameBytes: number;
   /** Largest `data` of a `call:event`, in bytes of JSON (`MAX_EVENT_DATA_BYTES`, default 16384). */
@@ -103,6 +110,7 @@ export function parseGatewayConfig(env: Env = process.env): GatewayConfig {
     },
     pingIntervalMs,
     pingTimeoutMs,
+    engine: oneOf(env, "ENGINE", ["lean", "stock"] as const, "lean"),
     maxFrameBytes: integer(env, "MAX_FRAME_BYTES", { min: 1024, max: 10_000_000, fallback: 32_768 }),
     maxEventDataBytes: integer(env, "MAX_EVENT_DATA_BYTES", { min: 16, max: 10_000_000, fallback: 16_384 }),
     drainSeconds: integer(env, "DRAIN_SECONDS", { min: 0, max: 3600, fallback: 30 }),

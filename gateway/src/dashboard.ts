@@ -4,17 +4,16 @@
  * /calls for that call, from any gateway. Watchers only listen.
  */
 import type { Namespace, Socket } from "socket.io";
-import { onClientEvent } from "./client-events.js";
+import { attachClientEvents, routeClientEvent } from "./client-events.js";
 import type { Logger } from "./log.js";
 import type { GatewayMetrics } from "./metrics.js";
 import { CLIENT_EVENT, callRoom, type Ack } from "./protocol.js";
 import { checkCallRef } from "./validation.js";
 
 export function serveDashboard(dashboard: Namespace, deps: { metrics: GatewayMetrics; log: Logger }): void {
-  dashboard.on("connection", (socket: Socket) => {
-    onClientEvent(socket, CLIENT_EVENT.watch, (payload) => watch(socket, payload), deps);
-    onClientEvent(socket, CLIENT_EVENT.unwatch, (payload) => unwatch(socket, payload), deps);
-  });
+  routeClientEvent(dashboard, CLIENT_EVENT.watch, watch, deps);
+  routeClientEvent(dashboard, CLIENT_EVENT.unwatch, unwatch, deps);
+  dashboard.on("connection", attachClientEvents);
 }
 
 async function watch(socket: Socket, payload: unknown): Promise<Ack<{ room: string }>> {

@@ -12,6 +12,7 @@ import { serveCalls } from "./calls.js";
 import type { GatewayConfig } from "./config.js";
 import { serveDashboard } from "./dashboard.js";
 import { createHttpRoutes, type Readiness } from "./http-routes.js";
+import { LeanEngine } from "./lean-engine.js";
 import type { Logger } from "./log.js";
 import { createMetrics, type GatewayMetrics } from "./metrics.js";
 import { NAMESPACE } from "./protocol.js";
@@ -47,22 +48,44 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
     return { ready: true };
   };
 
-  const http = createServer(createHttpRoutes({ gatewayId: config.gatewayId, readiness, registry: metrics.registry }));
+  const routes = createHttpRoutes({ gatewayId: config.gatewayId, readiness, registry: metrics.registry });
+  let engine: LeanEngine | undefined;
+  const http = createServer((req, res) => {
+    if (engine?.handles(req.url)) return engine.handleRequest(req, res);
+    void routes(req, res);
+  });
 
   function openSocketIo(): Server {
-    const server = new Server(http, {
-      // WebSocket only: with no long-polling, every request of a session is
-      // one TCP connection, so the NLB needs no stickiness.
-      transports: ["websocket"],
-      pingInterval: config.pingIntervalMs,
-      pingTimeout: config.pingTimeoutMs,
-      maxHttpBufferSize: config.maxFrameBytes,
-      perMessageDeflate: false,
-      serveClient: false,
-      adapter: createBusAdapter(bus, config.redis.publishTimeoutMs, ({ ok, seconds }) =>
-        metrics.publishSeconds.observe({ outcome: ok ? "ok" : "failed" }, seconds),
-      ),
-    });
+    const adapter = createBusAdapter(bus, config.redis.publishTimeoutMs, ({ ok, seconds }) =>
+      metrics.publishSeconds.observe({ outcome: ok ? "ok" : "failed" }, seconds),
+    );
+    let server: Server;
+    if (config.engine === "lean") {
+      server = new Server({ serveClient: false, adapter });
+      engine = new LeanEngine({
+        path: "/socket.io/",
+        pingIntervalMs: config.pingIntervalMs,
+        pingTimeoutMs: config.pingTimeoutMs,
+        maxPayload: config.maxFrameBytes,
+      });
+      server.bind(engine as unknown as Parameters<Server["bind"]>[0]);
+      http.on("upgrade", (req, socket, head) => {
+        if (engine!.handles(req.url)) engine!.handleUpgrade(req, socket, head);
+        else socket.destroy();
+      });
+    } else {
+      server = new Server(http, {
+        // WebSocket only: with no long-polling, every request of a session is
+        // one TCP connection, so the NLB needs no stickiness.
+        transports: ["websocket"],
+        pingInterval: config.pingIntervalMs,
+        pingTimeout: config.pingTimeoutMs,
+        maxHttpBufferSize: config.maxFrameBytes,
+        perMessageDeflate: false,
+        serveClient: false,
+        adapter,
+      });
+    }
     const served = new Set<string>(config.namespaces);
     const dashboard = served.has(NAMESPACE.dashboard) ? server.of(NAMESPACE.dashboard) : undefined;
     if (served.has(NAMESPACE.calls)) {
@@ -122,7 +145,9 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
         // io.close() disconnects every socket, closes the adapters (which
         // unsubscribe their channels) and the HTTP server.
         await new Promise<void>((resolve) => io!.close(() => resolve()));
-      } else {
+      }
+      if (http.listening) {
+        http.closeAllConnections();
         await new Promise<void>((resolve) => http.close(() => resolve()));
       }
       await bus.close();
