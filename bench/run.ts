@@ -30,13 +30,29 @@ const SCALES = {
   full: { processes: 4, idleConnections: 60_000, idleRate: 800, holdSeconds: 60, settleSeconds: 10, rooms: 200, roomSize: 10, saturationSeconds: 10, moderateRate: 400, moderateSeconds: 15 },
   small: { processes: 2, idleConnections: 2_000, idleRate: 500, holdSeconds: 5, settleSeconds: 2, rooms: 40, roomSize: 10, saturationSeconds: 4, moderateRate: 100, moderateSeconds: 4 },
 };
-const { values } = parseArgs({ options: { scale: { type: "string", default: "full" }, only: { type: "string", default: "idle,fanout,broker" }, verbose: { type: "boolean", default: false } } });
+const { values } = parseArgs({
+  options: {
+    scale: { type: "string", default: "full" },
+    only: { type: "string", default: "idle,fanout,broker" },
+    // Override single settings, e.g. --set idleConnections=24000,holdSeconds=20
+    set: { type: "string", default: "" },
+    verbose: { type: "boolean", default: false },
+  },
+});
 const scaleName = values.scale as keyof typeof SCALES;
 if (!SCALES[scaleName]) {
   process.stderr.write(`npm run bench: --scale ${JSON.stringify(values.scale)}: expected full or small\n`);
   process.exit(2);
 }
-const S = SCALES[scaleName];
+const S: Record<keyof (typeof SCALES)["full"], number> = { ...SCALES[scaleName] };
+for (const pair of values.set!.split(",").filter(Boolean)) {
+  const [key, raw] = pair.split("=");
+  if (!(key in S) || !/^\d+$/.test(raw ?? "")) {
+    process.stderr.write(`npm run bench: --set ${pair}: expected key=integer with key one of ${Object.keys(S).join(", ")}\n`);
+    process.exit(2);
+  }
+  S[key as keyof typeof S] = Number(raw);
+}
 const only = new Set(values.only!.split(","));
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -49,7 +65,7 @@ const started = Date.now();
 const result: BenchResult = {
   kind: "switchboard-bench",
   version: 1,
-  scale: scaleName,
+  scale: values.set ? `${scaleName} (${values.set})` : scaleName,
   startedAt: new Date(started).toISOString(),
   seconds: 0,
   machine,
@@ -239,7 +255,8 @@ try {
 result.seconds = Math.round((Date.now() - started) / 1000);
 const resultsDir = fileURLToPath(new URL("./results/", import.meta.url));
 mkdirSync(resultsDir, { recursive: true });
-const file = join(resultsDir, `${result.startedAt.slice(0, 16).replace(/:/g, "-")}${scaleName === "full" ? "" : `-${scaleName}`}.json`);
+// Only a full run with default settings is a reference result; others are marked -small.
+const file = join(resultsDir, `${result.startedAt.slice(0, 16).replace(/:/g, "-")}${scaleName === "full" && !values.set && only.size === 3 ? "" : "-small"}.json`);
 writeFileSync(file, `${JSON.stringify(result, null, 1)}\n`);
 log(`\n${benchTable(result)}\n\nresult: ${file} (${result.seconds} s)`);
 process.exit(0);
