@@ -58,6 +58,8 @@ line("loadtest summary", {
   p99Ms: result.latencyMs.p99 ?? null,
   p999Ms: result.latencyMs.p999 ?? null,
   maxMs: result.latencyMs.max ?? null,
+  // The same bucket edges in every task: add counts per edge across tasks for exact fleet percentiles.
+  hist: result.histogram.filter((b) => b.count > 0).map((b) => [Math.round(b.highMs * 1000) / 1000, b.count]),
 });
 const linger = Number(env.LOADGEN_LINGER_SECONDS ?? 0);
 if (Number.isFinite(linger) && linger > 0) {
