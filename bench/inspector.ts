@@ -16,40 +16,87 @@ export interface MemoryReading {
   rss: number;
 }
 
-export async function readMemory(inspectPort: number, pid: number): Promise<MemoryReading> {
+interface Session {
+  call(method: string, params?: object, timeoutMs?: number): Promise<any>;
+  onEvent(listener: (msg: { method?: string; params?: any }) => void): void;
+  close(): void;
+}
+
+async function openSession(inspectPort: number): Promise<Session> {
   const list = (await (await fetch(`http://127.0.0.1:${inspectPort}/json/list`, { signal: AbortSignal.timeout(10_000) })).json()) as Array<{ webSocketDebuggerUrl: string }>;
-  const ws = new WebSocket(list[0].webSocketDebuggerUrl, { perMessageDeflate: false });
+  const ws = new WebSocket(list[0].webSocketDebuggerUrl, { perMessageDeflate: false, maxPayload: 2 ** 30 });
   await new Promise<void>((resolve, reject) => {
     ws.once("open", () => resolve());
     ws.once("error", reject);
   });
   let id = 0;
   const pending = new Map<number, (r: any) => void>();
+  const listeners: Array<(msg: any) => void> = [];
   ws.on("message", (m: Buffer) => {
     const msg = JSON.parse(m.toString()) as { id?: number };
     if (msg.id !== undefined) pending.get(msg.id)?.(msg);
+    else listeners.forEach((l) => l(msg));
   });
-  const call = (method: string, params: object = {}, timeoutMs = 60_000): Promise<any> =>
-    new Promise((resolve, reject) => {
-      const i = ++id;
-      const timer = setTimeout(() => reject(new Error(`${method}: no answer within ${timeoutMs} ms`)), timeoutMs);
-      pending.set(i, (r) => {
-        clearTimeout(timer);
-        resolve(r);
-      });
-      ws.send(JSON.stringify({ id: i, method, params }));
-    });
+  return {
+    call: (method, params = {}, timeoutMs = 60_000) =>
+      new Promise((resolve, reject) => {
+        const i = ++id;
+        const timer = setTimeout(() => reject(new Error(`${method}: no answer within ${timeoutMs} ms`)), timeoutMs);
+        pending.set(i, (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        });
+        ws.send(JSON.stringify({ id: i, method, params }));
+      }),
+    onEvent: (l) => listeners.push(l),
+    close: () => ws.close(),
+  };
+}
+
+export async function readMemory(inspectPort: number, pid: number): Promise<MemoryReading> {
+  const session = await openSession(inspectPort);
   try {
     // Twice: the first full GC can leave garbage that only the second frees
     // (weak references cleared in the first, objects they held in the second).
-    await call("HeapProfiler.collectGarbage");
-    await call("HeapProfiler.collectGarbage");
-    const r = await call("Runtime.evaluate", { expression: "JSON.stringify(process.memoryUsage())" });
+    await session.call("HeapProfiler.collectGarbage");
+    await session.call("HeapProfiler.collectGarbage");
+    const r = await session.call("Runtime.evaluate", { expression: "JSON.stringify(process.memoryUsage())" });
     const m = JSON.parse(r.result.result.value) as Omit<MemoryReading, "rss">;
     return { heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, rss: rssOf(pid) };
   } finally {
-    ws.close();
+    session.close();
   }
+}
+
+/** Self size and count per kind of heap object ("object:Socket", "closure:onclose", "string", ...), from a full heap snapshot. */
+export async function heapByKind(inspectPort: number): Promise<Map<string, { count: number; size: number }>> {
+  const session = await openSession(inspectPort);
+  const chunks: string[] = [];
+  session.onEvent((msg) => {
+    if (msg.method === "HeapProfiler.addHeapSnapshotChunk") chunks.push(msg.params.chunk as string);
+  });
+  try {
+    await session.call("HeapProfiler.collectGarbage");
+    await session.call("HeapProfiler.takeHeapSnapshot", { reportProgress: false }, 300_000);
+  } finally {
+    session.close();
+  }
+  const snap = JSON.parse(chunks.join("")) as { snapshot: { meta: { node_fields: string[]; node_types: [string[]] } }; nodes: number[]; strings: string[] };
+  const meta = snap.snapshot.meta;
+  const width = meta.node_fields.length;
+  const [iType, iName, iSize] = ["type", "name", "self_size"].map((f) => meta.node_fields.indexOf(f));
+  const types = meta.node_types[0];
+  const kinds = new Map<string, { count: number; size: number }>();
+  for (let i = 0; i < snap.nodes.length; i += width) {
+    const type = types[snap.nodes[i + iType]];
+    const name = snap.strings[snap.nodes[i + iName]];
+    const key = type === "object" || type === "closure" ? `${type}:${name}` : /string/.test(type) ? "string" : type === "code" || type === "hidden" ? type : `${type}:${name.slice(0, 40)}`;
+    const k = kinds.get(key) ?? { count: 0, size: 0 };
+    k.count++;
+    k.size += snap.nodes[i + iSize];
+    kinds.set(key, k);
+  }
+  return kinds;
 }
 
 export function rssOf(pid: number): number {
