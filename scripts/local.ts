@@ -85,6 +85,7 @@ try {
 }
 
 console.log(`ready: http://127.0.0.1:${balancerPort}`);
+console.log(`console: open http://127.0.0.1:${balancerPort}/ in a browser (a second window lands on the other gateway)`);
 console.log(`keys: r = rolling restart of the next gateway, q = quit (or Ctrl-C); try \`npm run demo\` in another terminal`);
 
 let nextRestart = 0;

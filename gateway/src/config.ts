@@ -75,6 +75,57 @@ export interface GatewayConfig {
   drainGraceSeconds: number;
   /** `debug`, `info`, `warn` or `error` (`LOG_LEVEL`, default info). */
   logLevel: "debug" | "info" | "warn" | "error";
+  /**
+   * Seconds between two `PUBSUB SHARDCHANNELS` polls of every primary, for the
+   * per-shard `redis_pubsub_channels` gauge (`SHARD_CHANNELS_POLL_SECONDS`,
+   * default 10). The reply lists every channel of the shard, so the cost grows
+   * with the rooms: raise it for very large fleets, lower it (1) in tests.
+   */
+  shardChannelsPollSeconds: number;
+  /**
+   * Per-task custom metrics in CloudWatch; undefined (off) unless
+   * `CLOUDWATCH_NAMESPACE` is set. The stack sets it on ECS; locally it stays off.
+   */
+  cloudwatch: CloudWatchConfig | undefined;
+  /** POST /v1/publish, for backend services (gateway/src/publish-endpoint.ts). */
+  publish: PublishConfig;
+}
+
+export interface CloudWatchConfig {
+  /** `CLOUDWATCH_NAMESPACE`: the custom metric namespace; setting it turns publishing on. */
+  namespace: string;
+  /** `SERVICE_NAME`: the value of the `ServiceName` dimension (required with a namespace), so alarms average over tasks. */
+  serviceName: string;
+  /**
+   * `CLOUDWATCH_INTERVAL_SECONDS`, default 60: one PutMetricData per interval.
+   * 60 matches CloudWatch's standard resolution; shorter costs more API calls
+   * for no finer graphs (tests use 1).
+   */
+  intervalSeconds: number;
+  /** `AWS_REGION` (ECS sets it on every task); required with a namespace. */
+  region: string;
+  /** `CLOUDWATCH_ENDPOINT`, optional: an http(s) URL replacing the regional endpoint (tests, VPC endpoints). */
+  endpoint: string | undefined;
+}
+
+export interface PublishConfig {
+  /**
+   * The bearer secret services send as `Authorization: Bearer <secret>`
+   * (`PUBLISH_SECRET`, at least 32 characters, unset by default). Unset, the
+   * endpoint answers 403 `publishing_disabled`. It is not a user token: give
+   * it only to backend services (the CDK stack passes it as an ECS secret).
+   */
+  secret: string | undefined;
+  /** Largest request body, in bytes (`PUBLISH_MAX_BYTES`, default 65536); a larger one gets 413. */
+  maxBytes: number;
+  /**
+   * Sustained publishes per second per credential, and per client IP for
+   * failed authentications (`PUBLISH_RATE_PER_SECOND`, default 200), with
+   * bursts up to `PUBLISH_RATE_BURST` (default 400); beyond, 429. Per gateway
+   * task: the fleet admits tasks x rate. Raise it for a chatty call router.
+   */
+  ratePerSecond: number;
+  burst: number;
 }
 
 export function parseGatewayConfig(env: Env = process.env): GatewayConfig {
@@ -116,6 +167,49 @@ export function parseGatewayConfig(env: Env = process.env): GatewayConfig {
     drainSeconds: integer(env, "DRAIN_SECONDS", { min: 0, max: 3600, fallback: 30 }),
     drainGraceSeconds: integer(env, "DRAIN_GRACE_SECONDS", { min: 0, max: 3600, fallback: 5 }),
     logLevel: oneOf(env, "LOG_LEVEL", ["debug", "info", "warn", "error"] as const, "info"),
+    shardChannelsPollSeconds: integer(env, "SHARD_CHANNELS_POLL_SECONDS", { min: 1, max: 3600, fallback: 10 }),
+    cloudwatch: cloudwatch(env),
+    publish: publishConfig(env),
+  };
+}
+
+function cloudwatch(env: Env): CloudWatchConfig | undefined {
+  const namespace = env.CLOUDWATCH_NAMESPACE?.trim();
+  if (!namespace) return undefined;
+  // CloudWatch accepts 1-255 characters of this set in a namespace, and none starting with "AWS/".
+  if (!/^[A-Za-z0-9.\-_/#:]{1,255}$/.test(namespace) || namespace.startsWith("AWS/")) {
+    throw new ConfigError("CLOUDWATCH_NAMESPACE", env.CLOUDWATCH_NAMESPACE, "1-255 of A-Z a-z 0-9 . - _ / # :, not starting with AWS/");
+  }
+  const required = (name: string, expected: string): string => {
+    const value = env[name]?.trim();
+    if (!value) throw new ConfigError(name, env[name], `${expected} when CLOUDWATCH_NAMESPACE is set`);
+    return value;
+  };
+  const endpoint = env.CLOUDWATCH_ENDPOINT?.trim() || undefined;
+  if (endpoint !== undefined && !/^https?:\/\/[^\s]+$/.test(endpoint)) {
+    throw new ConfigError("CLOUDWATCH_ENDPOINT", env.CLOUDWATCH_ENDPOINT, "an http:// or https:// URL");
+  }
+  return {
+    namespace,
+    serviceName: required("SERVICE_NAME", "the ServiceName dimension value (1-1024 characters)"),
+    intervalSeconds: integer(env, "CLOUDWATCH_INTERVAL_SECONDS", { min: 1, max: 3600, fallback: 60 }),
+    region: required("AWS_REGION", "an AWS region such as eu-west-1"),
+    endpoint,
+  };
+}
+
+function publishConfig(env: Env): PublishConfig {
+  const secret = env.PUBLISH_SECRET === "" ? undefined : env.PUBLISH_SECRET;
+  // Shorter secrets are within reach of guessing at the allowed request rate.
+  if (secret !== undefined && (secret.length < 32 || /\s/.test(secret))) {
+    throw new ConfigError("PUBLISH_SECRET", "(hidden)", "at least 32 characters without spaces, e.g. `openssl rand -hex 32`");
+  }
+  const ratePerSecond = integer(env, "PUBLISH_RATE_PER_SECOND", { min: 1, max: 1_000_000, fallback: 200 });
+  return {
+    secret,
+    maxBytes: integer(env, "PUBLISH_MAX_BYTES", { min: 256, max: 10_000_000, fallback: 65_536 }),
+    ratePerSecond,
+    burst: integer(env, "PUBLISH_RATE_BURST", { min: 1, max: 10_000_000, fallback: ratePerSecond * 2 }),
   };
 }
 

@@ -4,6 +4,8 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
+import { PUBLISH_PATH } from "./protocol.js";
+import type { ConsoleAssets } from "./console-assets.js";
 
 export interface Readiness {
   ready: boolean;
@@ -16,11 +18,16 @@ export interface HttpRouteDeps {
   gatewayId: string;
   readiness(): Readiness;
   registry: Registry;
+  /** POST /v1/publish (publish-endpoint.ts); it answers every method on its path itself. */
+  publish?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  /** The console page at / and its /assets/ (console-assets.ts). */
+  consoleAssets?: ConsoleAssets;
 }
 
 export function createHttpRoutes(deps: HttpRouteDeps) {
   return async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? "/").split("?")[0];
+    if (path === PUBLISH_PATH && deps.publish) return deps.publish(req, res);
     if (req.method !== "GET" && req.method !== "HEAD") {
       return json(res, 405, { error: "method_not_allowed", message: `${req.method} is not served here` });
     }
@@ -38,6 +45,7 @@ export function createHttpRoutes(deps: HttpRouteDeps) {
         return;
       }
       default:
+        if (deps.consoleAssets?.serve(path, req, res)) return;
         return json(res, 404, { error: "not_found", message: `no route for ${path}` });
     }
   };

@@ -1,9 +1,27 @@
 /**
  * The gateway's Prometheus metrics, one registry per gateway. Handlers record
  * into these; `/metrics` renders them. Values that are costly to gather (per
- * shard channel counts) are refreshed on a timer elsewhere, never here.
+ * shard channel counts) are refreshed on a timer elsewhere, never here: the
+ * gauges' collect() hooks only read what `MetricSources` already holds.
+ * docs/observability.md lists every metric.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+/** Live values read at scrape time; each must be cheap (no I/O). */
+export interface MetricSources {
+  /** Connected sockets per namespace served. */
+  connectedByNamespace(): Iterable<[namespace: string, sockets: number]>;
+  /** Sharded channels this process is subscribed to. */
+  subscribedChannels(): number;
+  /** The last polled channel count of each shard (primary host:port). */
+  shardChannels(): ReadonlyMap<string, number>;
+}
+
+const NO_SOURCES: MetricSources = {
+  connectedByNamespace: () => [],
+  subscribedChannels: () => 0,
+  shardChannels: () => new Map(),
+};
 
 export interface GatewayMetrics {
   readonly registry: Registry;
@@ -14,9 +32,12 @@ export interface GatewayMetrics {
   readonly eventsDropped: Counter<"namespace" | "event" | "code">;
   readonly broadcastsPublished: Counter<"namespace" | "outcome">;
   readonly publishSeconds: Histogram<"outcome">;
+  readonly deliverySeconds: Histogram<"namespace">;
+  readonly pubsubChannels: Gauge<"scope" | "shard">;
+  readonly shardPollFailures: Counter<"shard">;
 }
 
-export function createMetrics(): GatewayMetrics {
+export function createMetrics(sources: MetricSources = NO_SOURCES): GatewayMetrics {
   const registry = new Registry();
   // Default process metrics include event-loop lag, heap and open handles.
   collectDefaultMetrics({ register: registry });
@@ -27,6 +48,10 @@ export function createMetrics(): GatewayMetrics {
       help: "Sockets currently connected to this gateway, by namespace",
       labelNames: ["namespace"],
       registers: [registry],
+      // Read live at scrape time: each namespace already keeps the count.
+      collect() {
+        for (const [namespace, sockets] of sources.connectedByNamespace()) this.set({ namespace }, sockets);
+      },
     }),
     connectionsAccepted: new Counter({
       name: "socket_io_connections_accepted_total",
@@ -63,6 +88,32 @@ export function createMetrics(): GatewayMetrics {
       help: "Time for an SPUBLISH to be acknowledged by Redis",
       labelNames: ["outcome"],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    deliverySeconds: new Histogram({
+      name: "socket_io_delivery_latency_seconds",
+      help: "From the ts a gateway stamps on a relayed call:event to its arrival from the bus at another gateway",
+      labelNames: ["namespace"],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    pubsubChannels: new Gauge({
+      name: "redis_pubsub_channels",
+      help: 'Sharded pub/sub channels: scope="subscribed" is this process\'s own subscriptions; scope="shard" is what each primary reports (PUBSUB SHARDCHANNELS, polled on a timer)',
+      labelNames: ["scope", "shard"],
+      registers: [registry],
+      collect() {
+        // Reset first: a shard that stopped answering or is no longer a
+        // primary must disappear, not keep its last value.
+        this.reset();
+        this.set({ scope: "subscribed" }, sources.subscribedChannels());
+        for (const [shard, channels] of sources.shardChannels()) this.set({ scope: "shard", shard }, channels);
+      },
+    }),
+    shardPollFailures: new Counter({
+      name: "redis_pubsub_shard_poll_failures_total",
+      help: "PUBSUB SHARDCHANNELS polls that failed or timed out, by shard",
+      labelNames: ["shard"],
       registers: [registry],
     }),
   };

@@ -41,6 +41,29 @@ export function callRoom(callId: string): string {
   return `call:${callId}`;
 }
 
+/**
+ * A full room name as services address it: `call:<id>`, or with a tenant
+ * `call:<tenant>:<id>` (tenant and id are both [A-Za-z0-9_-]{1,64}). No
+ * braces, for the same hash-tag reason as CALL_ID_PATTERN.
+ */
+export const ROOM_PATTERN = /^call:(?:([A-Za-z0-9_-]{1,64}):)?([A-Za-z0-9_-]{1,64})$/;
+
+/** The parts of a room name, or undefined when it does not match ROOM_PATTERN. */
+export function parseRoom(room: string): { tenant?: string; callId: string } | undefined {
+  const m = ROOM_PATTERN.exec(room);
+  if (!m) return undefined;
+  return m[1] === undefined ? { callId: m[2] } : { tenant: m[1], callId: m[2] };
+}
+
+/** `from` of an event a backend service published (HTTP endpoint or emitter): `service:<name>`. */
+export const SERVICE_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+export function serviceSender(name: string): string {
+  return `service:${name}`;
+}
+
+/** Where backend services publish over HTTP (gateway/src/publish-endpoint.ts). */
+export const PUBLISH_PATH = "/v1/publish";
+
 /** Stable error codes carried in `{ ok: false, error: { code, message } }` acks. */
 export const ERROR_CODE = {
   invalidPayload: "invalid_payload",
@@ -51,6 +74,15 @@ export const ERROR_CODE = {
   notInCall: "not_in_call",
   publishFailed: "publish_failed",
   draining: "draining",
+  // Publishing by backend services (HTTP endpoint and emitter).
+  invalidNamespace: "invalid_namespace",
+  invalidRoom: "invalid_room",
+  invalidEvent: "invalid_event",
+  invalidBody: "invalid_body",
+  bodyTooLarge: "body_too_large",
+  unauthorized: "unauthorized",
+  publishingDisabled: "publishing_disabled",
+  rateLimited: "rate_limited",
 } as const;
 export type ErrorCode = (typeof ERROR_CODE)[keyof typeof ERROR_CODE];
 
@@ -71,4 +103,35 @@ export interface RelayedCallEvent {
   ts: number;
   /** The id of the gateway that relayed it (the sender's gateway). */
   via: string;
+}
+
+/**
+ * The fleet feed in /dashboard: every gateway publishes its status to the
+ * `fleet` room every few seconds; a dashboard client joins that room with
+ * `fleet:watch` and leaves it with `fleet:unwatch`.
+ */
+export const FLEET = {
+  room: "fleet",
+  watch: "fleet:watch",
+  unwatch: "fleet:unwatch",
+  status: "fleet:status",
+} as const;
+
+/** One shard's sharded pub/sub channels, as its primary reports them; `channels` is null when the primary did not answer. */
+export interface ShardChannels {
+  node: string;
+  channels: number | null;
+  error?: string;
+}
+
+/** What one gateway publishes to the fleet room. */
+export interface FleetStatus {
+  gateway: string;
+  /** Connected sockets by namespace. */
+  connections: Record<string, number>;
+  /** Only while this gateway has fleet watchers of its own, see fleet-status.ts. */
+  shards: ShardChannels[];
+  /** True once the gateway is draining (SIGTERM received). */
+  draining: boolean;
+  ts: number;
 }

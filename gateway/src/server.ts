@@ -9,13 +9,21 @@ import { Server } from "socket.io";
 import { createBusAdapter } from "./adapter.js";
 import { createBus, type Bus } from "./bus.js";
 import { serveCalls } from "./calls.js";
+import { createCloudWatchPublisher } from "./cloudwatch.js";
 import type { GatewayConfig } from "./config.js";
+import { loadConsoleAssets } from "./console-assets.js";
 import { serveDashboard } from "./dashboard.js";
+import { measureDelivery } from "./delivery-latency.js";
+import { serveFleet, type FleetFeed } from "./fleet-status.js";
 import { createHttpRoutes, type Readiness } from "./http-routes.js";
 import { LeanEngine } from "./lean-engine.js";
 import type { Logger } from "./log.js";
 import { createMetrics, type GatewayMetrics } from "./metrics.js";
 import { NAMESPACE } from "./protocol.js";
+import { watchShardChannels } from "./shard-channels.js";
+import { trackTaskFigures } from "./task-figures.js";
+import { createPublishDelivery } from "./publish-delivery.js";
+import { createPublishEndpoint } from "./publish-endpoint.js";
 
 export interface Gateway {
   readonly config: GatewayConfig;
@@ -34,11 +42,35 @@ export interface Gateway {
   address(): AddressInfo;
 }
 
+// A shard slower than this to list its channels is reported as failed for
+// that poll; PUBSUB SHARDCHANNELS normally answers in well under 10 ms.
+const SHARD_POLL_TIMEOUT_MS = 2000;
+
 export function createGateway(config: GatewayConfig, log: Logger): Gateway {
-  const metrics = createMetrics();
-  const bus = createBus(config.redis, log);
   let draining = false;
   let io: Server | undefined;
+  let subscribedChannels = 0;
+  const connectedByNamespace = (): Array<[string, number]> =>
+    io ? config.namespaces.map((name) => [name, io!.of(name).sockets.size]) : [];
+  const bus = createBus(config.redis, log);
+  const shardChannels = watchShardChannels(bus, {
+    intervalMs: config.shardChannelsPollSeconds * 1000,
+    timeoutMs: SHARD_POLL_TIMEOUT_MS,
+    onFailure: (shard) => metrics.shardPollFailures.inc({ shard }),
+    log,
+  });
+  const metrics = createMetrics({
+    connectedByNamespace,
+    subscribedChannels: () => subscribedChannels,
+    shardChannels: () => shardChannels.counts(),
+  });
+  const figures = trackTaskFigures(metrics, () => connectedByNamespace().reduce((sum, [, n]) => sum + n, 0));
+  const cloudwatch = createCloudWatchPublisher(config.cloudwatch, () => figures.take(), log);
+  const recordDelivery = measureDelivery(config.gatewayId, (namespace, seconds) => {
+    metrics.deliverySeconds.observe({ namespace }, seconds);
+    figures.recordDelivery(seconds);
+  });
+  let fleet: FleetFeed | undefined;
 
   const readiness = (): Readiness => {
     if (draining) return { ready: false, reason: "draining" };
@@ -48,7 +80,15 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
     return { ready: true };
   };
 
-  const routes = createHttpRoutes({ gatewayId: config.gatewayId, readiness, registry: metrics.registry });
+  const publish = createPublishEndpoint({
+    config: config.publish,
+    gatewayId: config.gatewayId,
+    deliver: createPublishDelivery({ bus, io: () => io, config }),
+    registry: metrics.registry,
+    log,
+  });
+  const consoleAssets = loadConsoleAssets(log);
+  const routes = createHttpRoutes({ gatewayId: config.gatewayId, readiness, registry: metrics.registry, publish, consoleAssets });
   let engine: LeanEngine | undefined;
   const http = createServer((req, res) => {
     if (engine?.handles(req.url)) return engine.handleRequest(req, res);
@@ -56,8 +96,11 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
   });
 
   function openSocketIo(): Server {
-    const adapter = createBusAdapter(bus, config.redis.publishTimeoutMs, ({ ok, seconds }) =>
-      metrics.publishSeconds.observe({ outcome: ok ? "ok" : "failed" }, seconds),
+    const adapter = createBusAdapter(
+      bus,
+      config.redis.publishTimeoutMs,
+      ({ ok, seconds }) => metrics.publishSeconds.observe({ outcome: ok ? "ok" : "failed" }, seconds),
+      { channels: (delta) => (subscribedChannels += delta), broadcastReceived: recordDelivery },
     );
     let server: Server;
     if (config.engine === "lean") {
@@ -98,6 +141,16 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       });
     }
     if (dashboard) serveDashboard(dashboard, { metrics, log });
+    if (dashboard) {
+      fleet = serveFleet(server, dashboard, {
+        gatewayId: config.gatewayId,
+        bus,
+        namespaces: [...served],
+        isDraining: () => draining,
+        metrics,
+        log,
+      });
+    }
     for (const name of served) {
       const nsp = server.of(name);
       nsp.on("connection", (socket) => {
@@ -105,12 +158,6 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
         socket.emit("server:hello", { gateway: config.gatewayId });
       });
     }
-    metrics.connected.reset();
-    new Set([...served]).forEach((name) => metrics.connected.set({ namespace: name }, 0));
-    // Read live at scrape time: the namespace already keeps the count.
-    (metrics.connected as unknown as { collect: () => void }).collect = () => {
-      for (const name of served) metrics.connected.set({ namespace: name }, server.of(name).sockets.size);
-    };
     return server;
   }
 
@@ -133,6 +180,8 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       log.info("listening", { port: config.port, namespaces: config.namespaces });
       await bus.connect();
       io = openSocketIo();
+      shardChannels.start();
+      cloudwatch.start();
       log.info("accepting connections");
     },
     markDraining() {
@@ -141,6 +190,10 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
     readiness,
     async close() {
       draining = true;
+      shardChannels.stop();
+      cloudwatch.stop();
+      figures.stop();
+      fleet?.stop();
       if (io) {
         // io.close() disconnects every socket, closes the adapters (which
         // unsubscribe their channels) and the HTTP server.

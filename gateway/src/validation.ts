@@ -4,11 +4,14 @@
  * reach an exception path.
  */
 import {
+  ALL_NAMESPACES,
   CALL_ID_PATTERN,
   CALL_ID_MAX_LENGTH,
   ERROR_CODE,
   EVENT_TYPE_PATTERN,
+  ROOM_PATTERN,
   type AckError,
+  type NamespaceName,
 } from "./protocol.js";
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; error: AckError };
@@ -67,6 +70,25 @@ export function checkCallEvent(payload: unknown, maxDataBytes: number): Checked<
     return fail(ERROR_CODE.dataTooLarge, `data is ${size} bytes of JSON, the limit is ${maxDataBytes}`);
   }
   return { ok: true, value: { callId: callId.value, type, data } };
+}
+
+/** A full room name, `call:<id>` or `call:<tenant>:<id>` (ROOM_PATTERN). */
+export function checkRoom(value: unknown): Checked<string> {
+  if (typeof value !== "string" || !ROOM_PATTERN.test(value)) {
+    return fail(
+      ERROR_CODE.invalidRoom,
+      `room must be call:<id> or call:<tenant>:<id>, each part 1-64 characters of [A-Za-z0-9_-], got ${describe(value)}`,
+    );
+  }
+  return { ok: true, value };
+}
+
+/** One of the namespaces the fleet serves. */
+export function checkNamespace(value: unknown): Checked<NamespaceName> {
+  if (typeof value !== "string" || !(ALL_NAMESPACES as readonly string[]).includes(value)) {
+    return fail(ERROR_CODE.invalidNamespace, `namespace must be one of ${ALL_NAMESPACES.join(", ")}, got ${describe(value)}`);
+  }
+  return { ok: true, value: value as NamespaceName };
 }
 
 /** A short description of a bad value for an error message, never the whole value. */
