@@ -5,6 +5,10 @@
  *
  *   npm run local -- --port 3000 --gateway-ports 3001,3002 --redis-ports 7000,7001,7002
  *
+ * Authentication is on: each run makes a random HS256 secret, writes it to
+ * .local/dev-secret for `npm run token` and `npm run demo`, and the gateways
+ * trust it. `AUTH_MODE=none npm run local` runs without authentication.
+ *
  * Keys while it runs (on a terminal): `r` restarts the next gateway (a
  * rolling restart, one at a time), `q` or Ctrl-C stops everything.
  * `kill -USR2 <pid>` restarts the next gateway too, for scripts.
@@ -13,6 +17,8 @@ import { parseArgs } from "node:util";
 import { checkRedisServer } from "../topology/redis-cluster.js";
 import { isPortFree } from "../topology/ports.js";
 import { startTopology, type Topology } from "../topology/index.js";
+import { DEV_AUTH_SECRET, devAuthEnv } from "../topology/dev-auth.js";
+import { DEV_SECRET_FILE, writeDevSecret } from "./dev-secret.js";
 
 const { values } = parseArgs({
   options: {
@@ -56,6 +62,16 @@ if (busy.length > 0) {
   fail(`port(s) ${busy.join(", ")} already in use (Redis Cluster also needs port+10000 for its bus); choose others with --port, --gateway-ports, --redis-ports`);
 }
 
+// Auth is on unless switched off explicitly; then the output says so.
+const authOff = process.env.AUTH_MODE === "none";
+const gatewayEnv: Record<string, string> = authOff ? { AUTH_MODE: "none" } : devAuthEnv(DEV_AUTH_SECRET);
+if (authOff) {
+  console.log("AUTH_MODE=none: authentication is OFF, anyone who reaches these ports may join any call");
+} else {
+  writeDevSecret(DEV_AUTH_SECRET);
+  console.log(`auth: on (HS256); this run's dev secret is in ${DEV_SECRET_FILE}; mint a token with \`npm run token -- --sub alice\``);
+}
+
 let topology: Topology | undefined;
 let stopping = false;
 async function shutdown(code = 0): Promise<void> {
@@ -74,6 +90,7 @@ try {
     redisPorts,
     gatewayPorts,
     balancerPort,
+    gatewayEnv,
     onProgress: (line) => console.log(line),
     onGatewayLine: (line, stream) => {
       if (values.verbose || stream === "stderr" || /"level":"(warn|error)"/.test(line)) console.log(`  ${line}`);

@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { startTopology, type Topology } from "../topology/index.js";
-import { CLIENT_EVENT, ERROR_CODE, NAMESPACE, SERVER_EVENT } from "../gateway/src/protocol.js";
+import { CLIENT_EVENT, ERROR_CODE, NAMESPACE, SERVER_EVENT, callRoom } from "../gateway/src/protocol.js";
+import { DEV_TENANT } from "../topology/dev-auth.js";
 import { closeAllClients, collect, connectClient, sleep } from "./support/clients.js";
 
 const BAD_CALL_IDS: Array<[string, unknown]> = [
@@ -60,7 +61,7 @@ describe("bad client input", () => {
         assert.ok(ack.error.message.length < 200, "the message does not echo a huge value");
         assert.equal(client.socket.connected, true);
         const ok = await client.socket.emitWithAck(CLIENT_EVENT.join, { callId: "still-works" });
-        assert.deepEqual(ok, { ok: true, room: "call:still-works" });
+        assert.deepEqual(ok, { ok: true, room: callRoom(DEV_TENANT, "still-works") });
       });
     }
   }

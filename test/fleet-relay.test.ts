@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { startTopology, type Topology } from "../topology/index.js";
-import { CLIENT_EVENT, NAMESPACE, SERVER_EVENT, type RelayedCallEvent } from "../gateway/src/protocol.js";
+import { CLIENT_EVENT, NAMESPACE, SERVER_EVENT, callRoom, type RelayedCallEvent } from "../gateway/src/protocol.js";
+import { DEV_TENANT } from "../topology/dev-auth.js";
 import { closeAllClients, collect, connectClient, nextEvent, sleep } from "./support/clients.js";
 
 describe("relay across gateways through a 3-shard Redis cluster", () => {
@@ -27,9 +28,9 @@ describe("relay across gateways through a 3-shard Redis cluster", () => {
     const onA = await connectClient(a, NAMESPACE.calls);
     const onB = await connectClient(b, NAMESPACE.calls);
     const watcherOnC = await connectClient(c, NAMESPACE.dashboard);
-    assert.deepEqual(await onA.socket.emitWithAck(CLIENT_EVENT.join, { callId }), { ok: true, room: "call:x" });
-    assert.deepEqual(await onB.socket.emitWithAck(CLIENT_EVENT.join, { callId }), { ok: true, room: "call:x" });
-    assert.deepEqual(await watcherOnC.socket.emitWithAck(CLIENT_EVENT.watch, { callId }), { ok: true, room: "call:x" });
+    assert.deepEqual(await onA.socket.emitWithAck(CLIENT_EVENT.join, { callId }), { ok: true, room: callRoom(DEV_TENANT, "x") });
+    assert.deepEqual(await onB.socket.emitWithAck(CLIENT_EVENT.join, { callId }), { ok: true, room: callRoom(DEV_TENANT, "x") });
+    assert.deepEqual(await watcherOnC.socket.emitWithAck(CLIENT_EVENT.watch, { callId }), { ok: true, room: callRoom(DEV_TENANT, "x") });
 
     const senderGot = collect(onB.socket, SERVER_EVENT.callEvent);
     const atA = nextEvent<RelayedCallEvent>(onA.socket, SERVER_EVENT.callEvent);
@@ -75,7 +76,7 @@ describe("relay across gateways through a 3-shard Redis cluster", () => {
     }
     await sleep(200);
     const perShard = topo.redis.nodes.map((n) =>
-      topo.redis.cli(n.port, "PUBSUB", "SHARDCHANNELS", "socket.io#/calls#call:spread-*").trim().split("\n").filter(Boolean).length,
+      topo.redis.cli(n.port, "PUBSUB", "SHARDCHANNELS", `socket.io#/calls#${callRoom(DEV_TENANT, "spread-")}*`).trim().split("\n").filter(Boolean).length,
     );
     assert.equal(perShard.reduce((x, y) => x + y, 0), 30, `channels per shard: ${perShard}`);
     assert.ok(perShard.every((n) => n > 0), `every shard carries some rooms: ${perShard}`);

@@ -4,9 +4,12 @@ import { spawnSync } from "node:child_process";
 import { ConfigError, parseGatewayConfig } from "../gateway/src/config.js";
 import { GATEWAY_ENTRY, REPO_ROOT } from "../topology/gateway-process.js";
 
+// A valid auth setting for tests about other variables (auth is on by default).
+const AUTH = { AUTH_SECRET: "a-test-secret-of-at-least-32-bytes!!" };
+
 describe("gateway configuration", () => {
   it("has working defaults for a cluster", () => {
-    const c = parseGatewayConfig({ REDIS_NODES: "10.0.0.1:6379" });
+    const c = parseGatewayConfig({ ...AUTH, REDIS_NODES: "10.0.0.1:6379" });
     assert.equal(c.port, 3000);
     assert.equal(c.redis.mode, "cluster");
     assert.deepEqual(c.redis.nodes, [{ host: "10.0.0.1", port: 6379 }]);
@@ -16,6 +19,7 @@ describe("gateway configuration", () => {
 
   it("parses every Redis setting", () => {
     const c = parseGatewayConfig({
+      ...AUTH,
       PORT: "8080",
       REDIS_MODE: "cluster",
       REDIS_NODES: "clustercfg.x.cache.amazonaws.com:6379, 127.0.0.1:7001",
@@ -31,7 +35,7 @@ describe("gateway configuration", () => {
   });
 
   it("needs no Redis nodes in memory mode", () => {
-    assert.equal(parseGatewayConfig({ REDIS_MODE: "memory" }).redis.mode, "memory");
+    assert.equal(parseGatewayConfig({ ...AUTH, REDIS_MODE: "memory" }).redis.mode, "memory");
   });
 
   const bad: Array<[Record<string, string>, string, RegExp]> = [
@@ -49,7 +53,7 @@ describe("gateway configuration", () => {
   for (const [env, variable, message] of bad) {
     it(`rejects ${JSON.stringify(env)} naming ${variable}`, () => {
       assert.throws(
-        () => parseGatewayConfig(env),
+        () => parseGatewayConfig({ ...AUTH, ...env }),
         (err: unknown) => err instanceof ConfigError && err.variable === variable && message.test(err.message),
       );
     });

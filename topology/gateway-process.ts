@@ -6,13 +6,18 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
+import { devAuthEnv } from "./dev-auth.js";
 
 export const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 export const GATEWAY_ENTRY = fileURLToPath(new URL("../gateway/src/main.ts", import.meta.url));
 
 export interface GatewayProcessOptions {
   port: number;
-  /** Extra environment for the gateway (REDIS_MODE, REDIS_NODES, ...). */
+  /**
+   * Extra environment for the gateway (REDIS_MODE, REDIS_NODES, ...). By
+   * default a gateway trusts this process's dev tokens (dev-auth.ts) and has
+   * no per-IP connection rate, since every loopback client shares one IP.
+   */
   env?: Record<string, string>;
   /** Called with each line the gateway writes (JSON log lines on stdout, errors on stderr). */
   onLine?: (line: string, stream: "stdout" | "stderr") => void;
@@ -42,7 +47,15 @@ export interface GatewayProcess {
 export function startGatewayProcess(o: GatewayProcessOptions): GatewayProcess {
   const child = spawn(process.execPath, ["--import", "tsx", ...(o.nodeArgs ?? []), o.entry ?? GATEWAY_ENTRY], {
     cwd: REPO_ROOT,
-    env: { ...process.env, HOST: "127.0.0.1", PORT: String(o.port), GATEWAY_ID: `gw-${o.port}`, ...o.env },
+    env: {
+      ...process.env,
+      ...devAuthEnv(),
+      CONNECT_RATE_PER_IP: "0",
+      HOST: "127.0.0.1",
+      PORT: String(o.port),
+      GATEWAY_ID: `gw-${o.port}`,
+      ...o.env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
     // Its own process group: a Ctrl-C in the terminal reaches only the
     // orchestrator, which then stops each gateway once, in order.

@@ -12,6 +12,7 @@ import { freePorts } from "./ports.js";
 import { startRedisCluster, type RedisCluster } from "./redis-cluster.js";
 
 export { startBalancer, startGatewayProcess, startRedisCluster, freePorts };
+export { DEV_AUTH_SECRET, DEV_AUDIENCE, DEV_ISSUER, DEV_TENANT, devAuthEnv, mintDevToken, type DevTokenOptions } from "./dev-auth.js";
 export type { Balancer, GatewayProcess, RedisCluster };
 
 export interface TopologyOptions {

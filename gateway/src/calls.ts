@@ -1,5 +1,5 @@
 /**
- * Namespace /calls: agents and callers join `call:<id>` rooms and relay
+ * Namespace /calls: agents and callers join `call:<tenant>:<id>` rooms and relay
  * `call:event`s to every other member, on every gateway, through the bus.
  * Each relayed event is also delivered to the call's watchers in /dashboard.
  */
@@ -12,15 +12,17 @@ import {
   CLIENT_EVENT,
   ERROR_CODE,
   SERVER_EVENT,
-  callRoom,
   type Ack,
   type RelayedCallEvent,
 } from "./protocol.js";
+import { authorizeRoom, roomOf } from "./room-policy.js";
 import { checkCallEvent, checkCallRef } from "./validation.js";
 
 export interface CallsDeps {
   gatewayId: string;
   maxEventDataBytes: number;
+  /** Deepest nesting of a call:event's data (MAX_EVENT_DATA_DEPTH). */
+  maxEventDataDepth?: number;
   /** The /dashboard namespace when this gateway serves it, so watchers see relayed events. */
   dashboard: Namespace | undefined;
   metrics: GatewayMetrics;
@@ -37,22 +39,23 @@ export function serveCalls(calls: Namespace, deps: CallsDeps): void {
 async function join(socket: Socket, payload: unknown): Promise<Ack<{ room: string }>> {
   const ref = checkCallRef(payload);
   if (!ref.ok) return ref;
-  const room = callRoom(ref.value.callId);
-  await socket.join(room);
-  return { ok: true, room };
+  const allowed = await authorizeRoom(socket, { action: "join", callId: ref.value.callId });
+  if (!allowed.ok) return allowed;
+  await socket.join(allowed.room);
+  return { ok: true, room: allowed.room };
 }
 
 async function leave(socket: Socket, payload: unknown): Promise<Ack> {
   const ref = checkCallRef(payload);
   if (!ref.ok) return ref;
-  await socket.leave(callRoom(ref.value.callId));
+  await socket.leave(roomOf(socket, ref.value.callId));
   return { ok: true };
 }
 
 async function relay(calls: Namespace, socket: Socket, payload: unknown, deps: CallsDeps): Promise<Ack> {
-  const input = checkCallEvent(payload, deps.maxEventDataBytes);
+  const input = checkCallEvent(payload, deps.maxEventDataBytes, deps.maxEventDataDepth);
   if (!input.ok) return input;
-  const room = callRoom(input.value.callId);
+  const room = roomOf(socket, input.value.callId);
   if (!socket.rooms.has(room)) {
     return { ok: false, error: { code: ERROR_CODE.notInCall, message: `join ${room} before sending to it` } };
   }

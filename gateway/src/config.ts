@@ -89,6 +89,10 @@ export interface GatewayConfig {
   cloudwatch: CloudWatchConfig | undefined;
   /** POST /v1/publish, for backend services (gateway/src/publish-endpoint.ts). */
   publish: PublishConfig;
+  /** Who may connect: see docs/security.md. */
+  auth: AuthConfig;
+  /** How much each client may use: see docs/security.md. */
+  limits: LimitsConfig;
 }
 
 export interface CloudWatchConfig {
@@ -126,6 +130,70 @@ export interface PublishConfig {
    */
   ratePerSecond: number;
   burst: number;
+}
+
+export type AuthMode = "hs256" | "jwks" | "none";
+
+export interface AuthConfig {
+  /**
+   * `AUTH_MODE`, default `hs256`. `hs256`: tokens signed with a secret shared
+   * with the token issuer (AUTH_SECRET); `jwks`: tokens signed by an identity
+   * provider (RS256/ES256) whose public keys are at AUTH_JWKS_URL; `none`:
+   * no authentication at all, for local experiments only. Authentication is
+   * on unless switched off explicitly.
+   */
+  mode: AuthMode;
+  /** `AUTH_SECRET`, at least 32 bytes; required for hs256. Never logged. */
+  secret: string | undefined;
+  /** `AUTH_JWKS_URL`, http(s) URL of the identity provider's JWKS; required for jwks. */
+  jwksUrl: string | undefined;
+  /** `AUTH_ISSUER`: required `iss`. Optional for hs256, required for jwks (an IdP signs tokens for many apps). */
+  issuer: string | undefined;
+  /** `AUTH_AUDIENCE`: required `aud`. Optional for hs256, required for jwks. */
+  audience: string | undefined;
+  /** `AUTH_TENANT_CLAIM`, default `tenant`: the claim naming the user's tenant (e.g. `custom:tenant` for Cognito). */
+  tenantClaim: string;
+  /** `AUTH_CLOCK_TOLERANCE_SECONDS`, default 10: skew allowed on exp/nbf/iat between the issuer's clock and ours. */
+  clockToleranceSeconds: number;
+  /**
+   * `AUTH_JWKS_COOLDOWN_SECONDS`, default 30: a token naming a key id the
+   * cached JWKS lacks refetches it, at most this often. Lower picks up a
+   * rotated key sooner; higher protects the IdP from tokens with made-up
+   * key ids. (The cache is also refreshed every 10 minutes regardless.)
+   */
+  jwksCooldownSeconds: number;
+}
+
+export interface LimitsConfig {
+  /** `MAX_CONNECTIONS_PER_USER`, default 5: open sockets per (tenant, sub) across the whole fleet; 0 = no limit. */
+  maxConnectionsPerUser: number;
+  /**
+   * `CONNECTION_LEASE_SECONDS`, default 30: how long a gateway's count of a
+   * user's connections stays valid in Redis unless the gateway renews it
+   * (every third of this). After a gateway dies without cleaning up, its
+   * users get their slots back within this time. Shorter = faster recovery,
+   * more renewal traffic.
+   */
+  connectionLeaseSeconds: number;
+  /**
+   * `CONNECTION_LIMIT_ON_REDIS_ERROR`, default `open`: when Redis cannot
+   * answer the admission check, `open` lets the connection in (logged and
+   * counted: availability over strictness), `closed` refuses it with
+   * `unavailable`.
+   */
+  onRedisError: "open" | "closed";
+  /** `CONNECT_RATE_PER_IP` (new connections per second per client IP, default 10) and `CONNECT_BURST_PER_IP` (default 20). 0 = no limit. */
+  connectRatePerIp: number;
+  connectBurstPerIp: number;
+  /** `EVENT_RATE_PER_SECOND` (default 100) and `EVENT_BURST` (default 200): events a client connection may send. 0 = no limit. */
+  eventRatePerSecond: number;
+  eventBurst: number;
+  /** `EVENT_RATE_DISCONNECT_AFTER`, default 100: a connection with more dropped events than this within 10 s is disconnected. */
+  eventRateDisconnectAfter: number;
+  /** `ALLOWED_ORIGINS`: comma-separated exact origins (https://app.example.com) browsers may connect from; empty = any. Non-browser clients send no Origin and are not affected. */
+  allowedOrigins: string[];
+  /** `MAX_EVENT_DATA_DEPTH`, default 8: deepest nesting of objects/arrays in a `call:event`'s data. */
+  maxEventDataDepth: number;
 }
 
 export function parseGatewayConfig(env: Env = process.env): GatewayConfig {
@@ -170,6 +238,8 @@ export function parseGatewayConfig(env: Env = process.env): GatewayConfig {
     shardChannelsPollSeconds: integer(env, "SHARD_CHANNELS_POLL_SECONDS", { min: 1, max: 3600, fallback: 10 }),
     cloudwatch: cloudwatch(env),
     publish: publishConfig(env),
+    auth: parseAuth(env),
+    limits: parseLimits(env),
   };
 }
 
@@ -210,6 +280,60 @@ function publishConfig(env: Env): PublishConfig {
     maxBytes: integer(env, "PUBLISH_MAX_BYTES", { min: 256, max: 10_000_000, fallback: 65_536 }),
     ratePerSecond,
     burst: integer(env, "PUBLISH_RATE_BURST", { min: 1, max: 10_000_000, fallback: ratePerSecond * 2 }),
+  };
+}
+
+function parseAuth(env: Env): AuthConfig {
+  const mode = oneOf(env, "AUTH_MODE", ["hs256", "jwks", "none"] as const, "hs256");
+  const optional = (name: string) => (env[name] === undefined || env[name] === "" ? undefined : env[name]);
+  const auth: AuthConfig = {
+    mode,
+    secret: optional("AUTH_SECRET"),
+    jwksUrl: optional("AUTH_JWKS_URL"),
+    issuer: optional("AUTH_ISSUER"),
+    audience: optional("AUTH_AUDIENCE"),
+    tenantClaim: text(env, "AUTH_TENANT_CLAIM", "tenant"),
+    clockToleranceSeconds: integer(env, "AUTH_CLOCK_TOLERANCE_SECONDS", { min: 0, max: 300, fallback: 10 }),
+    jwksCooldownSeconds: integer(env, "AUTH_JWKS_COOLDOWN_SECONDS", { min: 1, max: 3600, fallback: 30 }),
+  };
+  if (mode === "hs256") {
+    // The secret is never echoed: ConfigError prints the received value.
+    if (auth.secret === undefined) {
+      throw new ConfigError("AUTH_SECRET", undefined, "a shared secret of at least 32 bytes (AUTH_MODE defaults to hs256); set AUTH_SECRET, or AUTH_MODE=none to run without authentication");
+    }
+    // RFC 7518 3.2: an HS256 key must be at least as long as the hash (32 bytes).
+    if (Buffer.byteLength(auth.secret) < 32) {
+      throw new ConfigError("AUTH_SECRET", `(${Buffer.byteLength(auth.secret)} bytes, hidden)`, "at least 32 bytes (RFC 7518: an HS256 key is no shorter than its hash)");
+    }
+  }
+  if (mode === "jwks") {
+    if (!auth.jwksUrl || !/^https?:\/\/[^\s]+$/.test(auth.jwksUrl)) {
+      throw new ConfigError("AUTH_JWKS_URL", env.AUTH_JWKS_URL, "the http(s) URL of the identity provider's JWKS when AUTH_MODE=jwks");
+    }
+    if (!auth.issuer) throw new ConfigError("AUTH_ISSUER", env.AUTH_ISSUER, "the tokens' issuer (iss) when AUTH_MODE=jwks");
+    if (!auth.audience) throw new ConfigError("AUTH_AUDIENCE", env.AUTH_AUDIENCE, "this service's audience (aud) when AUTH_MODE=jwks");
+  }
+  return auth;
+}
+
+function parseLimits(env: Env): LimitsConfig {
+  const origins = (env.ALLOWED_ORIGINS ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+  for (const origin of origins) {
+    if (!/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/.test(origin)) {
+      throw new ConfigError("ALLOWED_ORIGINS", env.ALLOWED_ORIGINS, "comma-separated origins like https://app.example.com (scheme, host, optional port; no path)");
+    }
+  }
+  return {
+    maxConnectionsPerUser: integer(env, "MAX_CONNECTIONS_PER_USER", { min: 0, max: 100_000, fallback: 5 }),
+    connectionLeaseSeconds: integer(env, "CONNECTION_LEASE_SECONDS", { min: 3, max: 3600, fallback: 30 }),
+    onRedisError: oneOf(env, "CONNECTION_LIMIT_ON_REDIS_ERROR", ["open", "closed"] as const, "open"),
+    connectRatePerIp: integer(env, "CONNECT_RATE_PER_IP", { min: 0, max: 1_000_000, fallback: 10 }),
+    connectBurstPerIp: integer(env, "CONNECT_BURST_PER_IP", { min: 1, max: 1_000_000, fallback: 20 }),
+    eventRatePerSecond: integer(env, "EVENT_RATE_PER_SECOND", { min: 0, max: 1_000_000, fallback: 100 }),
+    eventBurst: integer(env, "EVENT_BURST", { min: 1, max: 1_000_000, fallback: 200 }),
+    eventRateDisconnectAfter: integer(env, "EVENT_RATE_DISCONNECT_AFTER", { min: 1, max: 1_000_000, fallback: 100 }),
+    allowedOrigins: origins.map((o) => o.toLowerCase()),
+    maxEventDataDepth: integer(env, "MAX_EVENT_DATA_DEPTH", { min: 1, max: 64, fallback: 8 }),
   };
 }
 

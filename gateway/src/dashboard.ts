@@ -1,13 +1,14 @@
 /**
  * Namespace /dashboard: managers watch calls. A watcher sits in room
- * `call:<id>` of this namespace and receives every `call:event` relayed in
+ * `call:<tenant>:<id>` of this namespace and receives every `call:event` relayed in
  * /calls for that call, from any gateway. Watchers only listen.
  */
 import type { Namespace, Socket } from "socket.io";
 import { attachClientEvents, routeClientEvent } from "./client-events.js";
 import type { Logger } from "./log.js";
 import type { GatewayMetrics } from "./metrics.js";
-import { CLIENT_EVENT, callRoom, type Ack } from "./protocol.js";
+import { CLIENT_EVENT, type Ack } from "./protocol.js";
+import { authorizeRoom, roomOf } from "./room-policy.js";
 import { checkCallRef } from "./validation.js";
 
 export function serveDashboard(dashboard: Namespace, deps: { metrics: GatewayMetrics; log: Logger }): void {
@@ -19,14 +20,15 @@ export function serveDashboard(dashboard: Namespace, deps: { metrics: GatewayMet
 async function watch(socket: Socket, payload: unknown): Promise<Ack<{ room: string }>> {
   const ref = checkCallRef(payload);
   if (!ref.ok) return ref;
-  const room = callRoom(ref.value.callId);
-  await socket.join(room);
-  return { ok: true, room };
+  const allowed = await authorizeRoom(socket, { action: "watch", callId: ref.value.callId });
+  if (!allowed.ok) return allowed;
+  await socket.join(allowed.room);
+  return { ok: true, room: allowed.room };
 }
 
 async function unwatch(socket: Socket, payload: unknown): Promise<Ack> {
   const ref = checkCallRef(payload);
   if (!ref.ok) return ref;
-  await socket.leave(callRoom(ref.value.callId));
+  await socket.leave(roomOf(socket, ref.value.callId));
   return { ok: true };
 }

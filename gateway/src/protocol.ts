@@ -37,8 +37,20 @@ export const CALL_ID_MAX_LENGTH = 64;
 /** An event type is a short label such as `transcript` or `status`. */
 export const EVENT_TYPE_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
 
-export function callRoom(callId: string): string {
-  return `call:${callId}`;
+/**
+ * A tenant id, from the token's tenant claim: same alphabet as a call id, so
+ * the `:` separating it from the call id in a room name cannot be forged and
+ * no tenant can pick a Redis hash tag.
+ */
+export const TENANT_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * The room of a call, scoped by tenant: `call:<tenant>:<callId>`. The tenant
+ * always comes from the verified token, never from the client's payload, so
+ * a client can only ever name rooms of its own tenant.
+ */
+export function callRoom(tenant: string, callId: string): string {
+  return `call:${tenant}:${callId}`;
 }
 
 /**
@@ -82,8 +94,44 @@ export const ERROR_CODE = {
   bodyTooLarge: "body_too_large",
   unauthorized: "unauthorized",
   publishingDisabled: "publishing_disabled",
+  /** The room policy refused this join/watch. */
+  forbidden: "forbidden",
+  /** More events than EVENT_RATE_PER_SECOND/EVENT_BURST allow: this one was dropped. */
   rateLimited: "rate_limited",
+  /** A call:event's data nests deeper than MAX_EVENT_DATA_DEPTH. */
+  dataTooDeep: "data_too_deep",
 } as const;
+
+/**
+ * Codes in `connect_error`'s `err.data.code` when the gateway refuses a
+ * connection (the handshake of one namespace). `err.data.message` says why.
+ */
+export const CONNECT_ERROR_CODE = {
+  /** No `auth.token` in the handshake. */
+  authMissing: "auth_missing",
+  /** The token is malformed, badly signed, for another issuer/audience, or lacks `sub`/tenant. */
+  authInvalid: "auth_invalid",
+  /** The token's `exp` has passed (beyond the clock tolerance): get a new one. */
+  authExpired: "auth_expired",
+  /** The identity provider's keys could not be fetched: retry later. */
+  authUnavailable: "auth_unavailable",
+  /** Too many new connections from this IP: back off. */
+  rateLimited: "rate_limited",
+  /** This user already holds MAX_CONNECTIONS_PER_USER connections across the fleet. */
+  tooManyConnections: "too_many_connections",
+  /** The browser's Origin is not in ALLOWED_ORIGINS. */
+  originForbidden: "origin_forbidden",
+  /** The connection limit could not be checked (Redis unreachable, CONNECTION_LIMIT_ON_REDIS_ERROR=closed). */
+  unavailable: "unavailable",
+  /** A namespace the gateway does not serve (e.g. the main namespace `/`). */
+  namespaceNotServed: "namespace_not_served",
+} as const;
+export type ConnectErrorCode = (typeof CONNECT_ERROR_CODE)[keyof typeof CONNECT_ERROR_CODE];
+/** `err.data` of a refused connection's `connect_error`. */
+export interface ConnectErrorData {
+  code: ConnectErrorCode;
+  message: string;
+}
 export type ErrorCode = (typeof ERROR_CODE)[keyof typeof ERROR_CODE];
 
 export interface AckError {

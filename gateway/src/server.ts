@@ -7,6 +7,8 @@ import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Server } from "socket.io";
 import { createBusAdapter } from "./adapter.js";
+import { createAdmission, type Admission } from "./admission.js";
+import { createEventRateLimit } from "./event-rate.js";
 import { createBus, type Bus } from "./bus.js";
 import { serveCalls } from "./calls.js";
 import { createCloudWatchPublisher } from "./cloudwatch.js";
@@ -71,6 +73,7 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
     figures.recordDelivery(seconds);
   });
   let fleet: FleetFeed | undefined;
+  let admission: Admission | undefined;
 
   const readiness = (): Readiness => {
     if (draining) return { ready: false, reason: "draining" };
@@ -135,6 +138,7 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       serveCalls(server.of(NAMESPACE.calls), {
         gatewayId: config.gatewayId,
         maxEventDataBytes: config.maxEventDataBytes,
+        maxEventDataDepth: config.limits.maxEventDataDepth,
         dashboard,
         metrics,
         log,
@@ -151,9 +155,13 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
         log,
       });
     }
+    admission = createAdmission({ config, bus, metrics, log });
+    admission.install(server, [...served].map((name) => server.of(name)));
+    const limitEvents = createEventRateLimit(config.limits, { metrics, log });
     for (const name of served) {
       const nsp = server.of(name);
       nsp.on("connection", (socket) => {
+        limitEvents(socket);
         metrics.connectionsAccepted.inc({ namespace: name });
         socket.emit("server:hello", { gateway: config.gatewayId });
       });
@@ -198,6 +206,7 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
         // io.close() disconnects every socket, closes the adapters (which
         // unsubscribe their channels) and the HTTP server.
         await new Promise<void>((resolve) => io!.close(() => resolve()));
+        await admission?.close();
       }
       if (http.listening) {
         http.closeAllConnections();

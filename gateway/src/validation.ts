@@ -49,7 +49,7 @@ export interface CallEventInput {
 }
 
 /** `{ callId, type, data }`: `data` must be JSON-serialisable and within the size cap. */
-export function checkCallEvent(payload: unknown, maxDataBytes: number): Checked<CallEventInput> {
+export function checkCallEvent(payload: unknown, maxDataBytes: number, maxDataDepth = 8): Checked<CallEventInput> {
   if (!isPlainObject(payload)) {
     return fail(ERROR_CODE.invalidPayload, `expected an object { callId, type, data }, got ${describe(payload)}`);
   }
@@ -60,6 +60,11 @@ export function checkCallEvent(payload: unknown, maxDataBytes: number): Checked<
     return fail(ERROR_CODE.invalidEventType, `type must be 1-64 characters of [A-Za-z0-9_.:-], got ${describe(type)}`);
   }
   const data = payload.data === undefined ? null : payload.data;
+  // Before stringifying: a deeply nested value costs stack and time in every
+  // JSON.stringify/parse along its way, on every gateway it reaches.
+  if (depthExceeds(data, maxDataDepth)) {
+    return fail(ERROR_CODE.dataTooDeep, `data nests objects/arrays more than ${maxDataDepth} levels deep`);
+  }
   let size: number;
   try {
     size = Buffer.byteLength(JSON.stringify(data) ?? "null");
@@ -89,6 +94,18 @@ export function checkNamespace(value: unknown): Checked<NamespaceName> {
     return fail(ERROR_CODE.invalidNamespace, `namespace must be one of ${ALL_NAMESPACES.join(", ")}, got ${describe(value)}`);
   }
   return { ok: true, value: value as NamespaceName };
+}
+
+/** True when `value` nests objects or arrays deeper than `max` levels; iterative, so any depth is safe to check. */
+export function depthExceeds(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== "object" || v === null || Buffer.isBuffer(v)) continue;
+    if (depth + 1 > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 /** A short description of a bad value for an error message, never the whole value. */

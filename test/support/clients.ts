@@ -1,5 +1,6 @@
 /** Real socket.io-client connections for the tests. */
 import { io, type Socket } from "socket.io-client";
+import { mintDevToken } from "../../topology/dev-auth.js";
 
 export interface ConnectedClient {
   socket: Socket;
@@ -9,7 +10,13 @@ export interface ConnectedClient {
 
 const open = new Set<Socket>();
 
-export function connectClient(url: string, namespace: string, opts: Record<string, unknown> = {}): Promise<ConnectedClient> {
+/**
+ * Connects and waits for server:hello. Without `opts.auth`, the client
+ * presents a fresh dev token (a new user of tenant DEV_TENANT), which the
+ * topology's gateways trust; pass `auth: {}` to connect with no token.
+ */
+export async function connectClient(url: string, namespace: string, opts: Record<string, unknown> = {}): Promise<ConnectedClient> {
+  if (opts.auth === undefined) opts = { ...opts, auth: { token: await mintDevToken() } };
   return new Promise((resolve, reject) => {
     const socket = io(url + namespace, { transports: ["websocket"], reconnection: false, timeout: 5000, forceNew: true, ...opts });
     open.add(socket);
