@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { runLoadtest } from "../loadtest/fleet.js";
 import { parseLoadtestOptions } from "../loadtest/options.js";
-import { freePorts, startRedisCluster } from "../topology/index.js";
+import { DEV_AUDIENCE, DEV_AUTH_SECRET, DEV_ISSUER, freePorts, startRedisCluster } from "../topology/index.js";
 import { heapByKind, readMemory } from "./inspector.js";
 import { startServerFleet, type Setup } from "./server-fleet.js";
 
@@ -21,6 +21,9 @@ const setup = values.setup as Setup;
 if (setup !== "gateway" && setup !== "stock") throw new Error(`--setup ${setup}: expected gateway or stock`);
 const n = Number(values.connections);
 
+// Both setups get the same HS256 tokens (one per connection, minted by the load
+// generator); the gateway verifies them (topology/dev-auth.ts), the stock server ignores them.
+const AUTH = { "token-secret": DEV_AUTH_SECRET, "token-issuer": DEV_ISSUER, "token-audience": DEV_AUDIENCE };
 const dir = mkdtempSync(join(tmpdir(), "switchboard-heap-"));
 const redis = await startRedisCluster({ ports: await freePorts(3, { withClusterBus: true }), primaries: 3, dir });
 const fleet = await startServerFleet(setup, 1, redis, { env: { DRAIN_SECONDS: "0", DRAIN_GRACE_SECONDS: "0" } });
@@ -31,7 +34,7 @@ try {
   const base = await readMemory(server.inspectPort, server.process.child.pid!);
   let after = before;
   let loaded = base;
-  await runLoadtest(parseLoadtestOptions({ url: server.url, scenario: "idle", connections: String(n), rate: "500", hold: "1", "room-size": "4", out: "" }), {
+  await runLoadtest(parseLoadtestOptions({ url: server.url, scenario: "idle", connections: String(n), rate: "500", hold: "1", "room-size": "4", out: "", ...AUTH }), {
     holding: async () => {
       loaded = await readMemory(server.inspectPort, server.process.child.pid!);
       after = await heapByKind(server.inspectPort);

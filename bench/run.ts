@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { runLoadtest, type LoadtestResult } from "../loadtest/fleet.js";
 import { parseLoadtestOptions } from "../loadtest/options.js";
-import { freePorts, startRedisCluster, type RedisCluster } from "../topology/index.js";
+import { DEV_AUDIENCE, DEV_AUTH_SECRET, DEV_ISSUER, freePorts, startRedisCluster, type RedisCluster } from "../topology/index.js";
 import { diffShards, lessIdle, readShards, type ShardCounters } from "./broker.js";
 import { describeMachine } from "./machine.js";
 import { startServerFleet, type ServerFleet, type Setup } from "./server-fleet.js";
@@ -69,8 +69,7 @@ const result: BenchResult = {
   startedAt: new Date(started).toISOString(),
   seconds: 0,
   machine,
-  // Authentication is not on main yet when this bench was written; see docs/performance.md.
-  authentication: "off (not available on this branch)",
+  authentication: "gateway: HS256 JWT verified at the handshake (iss, aud, tenant), per-user connection limit; stock: none (tokens sent, ignored)",
   settings: S,
   idle: {},
   fanout: {},
@@ -78,6 +77,9 @@ const result: BenchResult = {
   brokerRaw: {},
 };
 
+// Both setups get the same HS256 tokens (one per connection, minted by the load
+// generator); the gateway verifies them (topology/dev-auth.ts), the stock server ignores them.
+const AUTH = { "token-secret": DEV_AUTH_SECRET, "token-issuer": DEV_ISSUER, "token-audience": DEV_AUDIENCE };
 const dir = mkdtempSync(join(tmpdir(), "switchboard-bench-"));
 let redis: RedisCluster | undefined;
 let fleet: ServerFleet | undefined;
@@ -126,6 +128,7 @@ async function idle(setup: Setup): Promise<IdleFigures> {
       "room-size": "4",
       out: "",
       label: `idle-${setup}`,
+      ...AUTH,
     });
     const loadtest = await runLoadtest(options, {
       progress,
@@ -164,6 +167,7 @@ function fanoutOptions(f: ServerFleet, label: string, rate: number | "max", seco
     drain: "10",
     out: "",
     label,
+    ...AUTH,
   });
 }
 

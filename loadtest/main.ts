@@ -10,6 +10,7 @@
  *   LOADGEN_MESSAGE_RATE, LOADGEN_WINDOW, LOADGEN_PAYLOAD_BYTES, LOADGEN_CYCLES, LOADGEN_WORKERS
  *   LOADGEN_TOKEN_SECRET   mint HS256 tokens per connection (the gateway's AUTH_SECRET)
  *   LOADGEN_TOKEN          or one fixed token
+ *   LOADGEN_TOKEN_ISSUER, LOADGEN_TOKEN_AUDIENCE, LOADGEN_TENANT, LOADGEN_TENANT_CLAIM   claims of minted tokens
  *   LOADGEN_LABEL          defaults to the ECS task id when known
  *   LOADGEN_LINGER_SECONDS stay alive this long after the summary (default 0), so an
  *                          ECS service does not replace the task and run it again
@@ -19,7 +20,7 @@ import { OptionError, parseLoadtestOptions } from "./options.js";
 
 const env = process.env;
 const flag = (name: string) => env[`LOADGEN_${name.toUpperCase().replace(/-/g, "_")}`];
-const keys = ["url", "scenario", "namespace", "connections", "rate", "hold", "duration", "room-size", "message-rate", "window", "payload-bytes", "cycles", "workers", "token", "token-secret", "drain", "connect-timeout-ms", "ack-timeout-ms"];
+const keys = ["url", "scenario", "namespace", "connections", "rate", "hold", "duration", "room-size", "message-rate", "window", "payload-bytes", "cycles", "workers", "token", "token-secret", "token-issuer", "token-audience", "tenant", "tenant-claim", "drain", "connect-timeout-ms", "ack-timeout-ms"];
 const task = env.ECS_CONTAINER_METADATA_URI_V4?.split("/").pop();
 
 let options;

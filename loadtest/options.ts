@@ -37,6 +37,11 @@ export interface LoadtestOptions {
   /** A fixed token for every connection, or a secret to mint one HS256 token per connection. */
   token: string | undefined;
   tokenSecret: string | undefined;
+  /** Claims of minted tokens: `iss`, `aud`, and the tenant (claim name and value). */
+  tokenIssuer: string | undefined;
+  tokenAudience: string | undefined;
+  tenant: string;
+  tenantClaim: string;
   connectTimeoutMs: number;
   ackTimeoutMs: number;
   /** fanout: how long to wait for in-flight deliveries after the last send. */
@@ -102,6 +107,10 @@ export function parseLoadtestOptions(raw: Record<string, string | undefined>): L
     sourceAddresses: (raw["source-addresses"] ?? "auto") !== "off",
     token,
     tokenSecret: raw["token-secret"] || undefined,
+    tokenIssuer: raw["token-issuer"] || undefined,
+    tokenAudience: raw["token-audience"] || undefined,
+    tenant: raw.tenant || "loadtest",
+    tenantClaim: raw["tenant-claim"] || "tenant",
     connectTimeoutMs: int(raw, "connect-timeout-ms", DEFAULTS.connectTimeoutMs, 100, 600_000),
     ackTimeoutMs: int(raw, "ack-timeout-ms", DEFAULTS.ackTimeoutMs, 100, 600_000),
     drainSeconds: int(raw, "drain", DEFAULTS.drainSeconds, 0, 600),

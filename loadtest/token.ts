@@ -13,8 +13,24 @@ export function mintHs256(secret: string, claims: Record<string, unknown>): stri
   return `${body}.${createHmac("sha256", secret).update(body).digest("base64url")}`;
 }
 
-/** A token for connection number `index`: subject `loadtest-<index>`, valid for `ttlSeconds`. */
-export function connectionToken(secret: string, index: number, ttlSeconds: number): string {
+export interface TokenClaims {
+  /** `iss` and `aud`, when the gateway checks them (AUTH_ISSUER, AUTH_AUDIENCE). */
+  issuer?: string;
+  audience?: string;
+  /** The tenant, under the gateway's AUTH_TENANT_CLAIM (default claim name `tenant`). */
+  tenant: string;
+  tenantClaim: string;
+}
+
+/**
+ * A token for connection `index` of run `runId`: its own subject, so the
+ * gateway's per-user connection limit sees one connection per user, as a
+ * real population of clients would be.
+ */
+export function connectionToken(secret: string, runId: string, index: number, ttlSeconds: number, c: TokenClaims): string {
   const now = Math.floor(Date.now() / 1000);
-  return mintHs256(secret, { sub: `loadtest-${index}`, iat: now, exp: now + ttlSeconds });
+  const claims: Record<string, unknown> = { sub: `${runId}-${index}`, [c.tenantClaim]: c.tenant, iat: now, exp: now + ttlSeconds };
+  if (c.issuer) claims.iss = c.issuer;
+  if (c.audience) claims.aud = c.audience;
+  return mintHs256(secret, claims);
 }

@@ -80,7 +80,10 @@ function callId(room: number): string {
 function auth(index: number): Record<string, unknown> | undefined {
   const o = a.options;
   if (o.token) return { token: o.token };
-  if (o.tokenSecret) return { token: connectionToken(o.tokenSecret, index, 24 * 3600) };
+  if (o.tokenSecret) {
+    const claims = { issuer: o.tokenIssuer, audience: o.tokenAudience, tenant: o.tenant, tenantClaim: o.tenantClaim };
+    return { token: connectionToken(o.tokenSecret, a.runId, index, 24 * 3600, claims) };
+  }
   return undefined;
 }
 

@@ -9,7 +9,7 @@ import { createHmac } from "node:crypto";
 import { runLoadtest } from "../loadtest/fleet.js";
 import { parseLoadtestOptions, OptionError } from "../loadtest/options.js";
 import { mintHs256 } from "../loadtest/token.js";
-import { startTopology, type Topology } from "../topology/index.js";
+import { DEV_AUDIENCE, DEV_AUTH_SECRET, DEV_ISSUER, startTopology, type Topology } from "../topology/index.js";
 
 let topology: Topology;
 let url: string;
@@ -22,7 +22,9 @@ after(async () => {
   await topology?.stop();
 });
 
-const options = (o: Record<string, string>) => parseLoadtestOptions({ url, out: "", "connect-timeout-ms": "20000", "ack-timeout-ms": "20000", ...o });
+// The topology's gateways verify HS256 tokens signed with this process's dev secret.
+const auth = { "token-secret": DEV_AUTH_SECRET, "token-issuer": DEV_ISSUER, "token-audience": DEV_AUDIENCE };
+const options = (o: Record<string, string>) => parseLoadtestOptions({ url, out: "", "connect-timeout-ms": "20000", "ack-timeout-ms": "20000", ...auth, ...o });
 
 test("idle: every connection is opened, joined, held on both gateways, then closed", async () => {
   const r = await runLoadtest(options({ scenario: "idle", connections: "40", rate: "200", hold: "1", workers: "2" }));
@@ -59,6 +61,12 @@ test("churn: connect, join, leave, disconnect loops stop at their cycle bound", 
   const r = await runLoadtest(options({ scenario: "churn", connections: "4", rate: "100", duration: "60", cycles: "3" }));
   assert.deepEqual(r.errors, {});
   assert.equal(r.churn!.cycles, 12);
+});
+
+test("authentication: a token signed with the wrong secret is counted as a refused connect, not a crash", async () => {
+  const r = await runLoadtest(options({ scenario: "idle", connections: "5", rate: "50", hold: "0", "token-secret": "not-the-gateways-secret-but-32-bytes-long" }));
+  assert.equal(r.connections.reached, 0);
+  assert.equal(r.errors.connect_refused, 5);
 });
 
 test("options: bad values are refused with the flag and what was expected", () => {
