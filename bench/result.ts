@@ -11,6 +11,9 @@ export interface IdleFigures {
   loaded: Array<{ heapUsed: number; rss: number }>;
   heapPerConnectionBytes: number;
   rssPerConnectionBytes: number;
+  /** Per shard, over `brokerSeconds` of the hold: the broker's cost of holding idle connections. */
+  brokerWhileHolding: ShardCounters[];
+  brokerSeconds: number;
   loadtest: LoadtestResult;
 }
 export interface FanoutFigures {

@@ -28,7 +28,7 @@ import { benchTable } from "./table.js";
 const SCALES = {
   // 60,000 = 4 x 15,000: the fleet target and its memory floor per process.
   full: { processes: 4, idleConnections: 60_000, idleRate: 800, holdSeconds: 60, settleSeconds: 10, rooms: 200, roomSize: 10, saturationSeconds: 10, moderateRate: 400, moderateSeconds: 15 },
-  small: { processes: 2, idleConnections: 2_000, idleRate: 500, holdSeconds: 5, settleSeconds: 2, rooms: 40, roomSize: 10, saturationSeconds: 4, moderateRate: 100, moderateSeconds: 4 },
+  small: { processes: 2, idleConnections: 2_000, idleRate: 500, holdSeconds: 5, settleSeconds: 2, rooms: 100, roomSize: 10, saturationSeconds: 4, moderateRate: 100, moderateSeconds: 4 },
 };
 const { values } = parseArgs({
   options: {
@@ -119,6 +119,9 @@ async function idle(setup: Setup): Promise<IdleFigures> {
     await sleep(1000);
     const baseline = await f.memory();
     let loaded: Awaited<ReturnType<ServerFleet["memory"]>> = [];
+    const ports = redis!.nodes.map((n) => n.port);
+    let brokerWhileHolding: ShardCounters[] = [];
+    let brokerSeconds = 0;
     const options = parseLoadtestOptions({
       url: f.urls.join(","),
       scenario: "idle",
@@ -133,7 +136,13 @@ async function idle(setup: Setup): Promise<IdleFigures> {
     const loadtest = await runLoadtest(options, {
       progress,
       holding: async () => {
+        // What holding idle connections costs the broker (per-user connection
+        // leases, health probes, metrics polls), over the settle window.
+        const before = readShards(redis!, ports);
+        const t0 = Date.now();
         await sleep(S.settleSeconds * 1000);
+        brokerWhileHolding = diffShards(before, readShards(redis!, ports));
+        brokerSeconds = (Date.now() - t0) / 1000;
         loaded = await f.memory();
       },
     });
@@ -147,6 +156,8 @@ async function idle(setup: Setup): Promise<IdleFigures> {
       loaded: loaded.map(({ heapUsed, rss }) => ({ heapUsed, rss })),
       heapPerConnectionBytes: conns ? Math.round(sumDelta("heapUsed") / conns) : 0,
       rssPerConnectionBytes: conns ? Math.round(sumDelta("rss") / conns) : 0,
+      brokerWhileHolding,
+      brokerSeconds,
       loadtest,
     };
   });

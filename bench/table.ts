@@ -18,11 +18,14 @@ export function benchTable(r: BenchResult): string {
     [`connections held for ${r.settings.holdSeconds} s by ${r.settings.processes} processes`, s?.loadtest.connections.held, g?.loadtest.connections.held, int],
     ["  dropped during the hold", s?.loadtest.connections.dropped, g?.loadtest.connections.dropped, int],
     ["  connect rate, /s", s?.loadtest.connections.connectRate, g?.loadtest.connections.connectRate, int],
+    ["  broker commands/s while holding (all shards)", brokerRate(s, "commands"), brokerRate(g, "commands"), int],
+    ["  broker CPU ms/s while holding (all shards)", brokerRate(s, "cpuSeconds", 1000), brokerRate(g, "cpuSeconds", 1000), int],
     ["fan-out deliveries/s at saturation", fs?.saturation.fanout?.deliveriesPerSec, fg?.saturation.fanout?.deliveriesPerSec, int],
     ["  server CPU per delivery, µs", fs?.cpuMicrosPerDelivery, fg?.cpuMicrosPerDelivery, int],
     [`latency p50 at ${int(fs?.moderate.fanout?.deliveriesPerSec ?? fg?.moderate.fanout?.deliveriesPerSec)} deliveries/s, ms`, fs?.moderate.latencyMs.p50, fg?.moderate.latencyMs.p50, ms],
     ["latency p99, ms", fs?.moderate.latencyMs.p99, fg?.moderate.latencyMs.p99, ms],
-    ["messages lost (saturation + moderate)", sumLost(fs), sumLost(fg), int],
+    ["messages lost (acked, not delivered)", sumLost(fs), sumLost(fg), int],
+    ["sends refused or unconfirmed (saturation)", refusedOrUnconfirmed(fs), refusedOrUnconfirmed(fg), int],
   ];
   const w = Math.max(...rows.map((x) => x[0].length));
   const lines = [`${"".padEnd(w)}  ${"stock".padStart(10)}  ${"gateway".padStart(10)}  ${"gateway/stock".padStart(13)}`];
@@ -30,18 +33,19 @@ export function benchTable(r: BenchResult): string {
 
   const modes = Object.keys(r.broker);
   if (modes.length > 0) {
-    lines.push("", `broker load per shard for the same fan-out work (${r.settings.moderateRate} messages/s for ${r.settings.moderateSeconds} s, rooms of ${r.settings.roomSize}), less idle activity:`);
+    lines.push("", `broker load per shard for the same fan-out work (${r.settings.moderateRate} messages/s for ${r.settings.moderateSeconds} s, rooms of ${r.settings.roomSize}), CPU less idle activity:`);
     const cols: Array<[string, (c: ShardCounters) => string]> = [
-      ["commands", (c) => int(c.commands)],
       ["(S)PUBLISH", (c) => int(c.spublishCalls + c.publishCalls)],
       ["CPU ms", (c) => int(c.cpuSeconds * 1000)],
       ["bus msgs in", (c) => int(c.busPublishReceived)],
+      ["all commands (raw)", (c) => int(c.commands)],
     ];
     const mw = Math.max(...modes.map((m) => m.length));
-    const cell = (m: string, f: (c: ShardCounters) => string) => r.broker[m].map(f).join(" / ");
-    const widths = cols.map(([h, f]) => Math.max(h.length, ...modes.map((m) => cell(m, f).length)));
+    // Raw commands include the background (leases, probes) the idle correction cannot separate reliably.
+    const cell = (m: string, f: (c: ShardCounters) => string, i?: number) => (i === 3 ? (r.brokerRaw?.[m] ?? r.broker[m]) : r.broker[m]).map(f).join(" / ");
+    const widths = cols.map(([h, f], i) => Math.max(h.length, ...modes.map((m) => cell(m, f, i).length)));
     lines.push(`${"".padEnd(mw)}  ${cols.map(([h], i) => h.padStart(widths[i])).join("  ")}`);
-    for (const m of modes) lines.push(`${m.padEnd(mw)}  ${cols.map(([, f], i) => cell(m, f).padStart(widths[i])).join("  ")}`);
+    for (const m of modes) lines.push(`${m.padEnd(mw)}  ${cols.map(([, f], i) => cell(m, f, i).padStart(widths[i])).join("  ")}`);
   }
   return lines.join("\n");
 }
@@ -49,4 +53,14 @@ export function benchTable(r: BenchResult): string {
 function sumLost(f: BenchResult["fanout"]["stock"]): number | undefined {
   if (!f) return undefined;
   return (f.saturation.fanout?.lost ?? 0) + (f.moderate.fanout?.lost ?? 0);
+}
+
+function refusedOrUnconfirmed(f: BenchResult["fanout"]["stock"]): number | undefined {
+  if (!f?.saturation.fanout) return undefined;
+  return f.saturation.fanout.refused + (f.saturation.fanout.unconfirmed ?? 0);
+}
+
+function brokerRate(f: BenchResult["idle"]["stock"], key: "commands" | "cpuSeconds", scale = 1): number | undefined {
+  if (!f?.brokerWhileHolding?.length || !f.brokerSeconds) return undefined;
+  return (f.brokerWhileHolding.reduce((a, c) => a + c[key], 0) * scale) / f.brokerSeconds;
 }

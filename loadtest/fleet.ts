@@ -39,7 +39,7 @@ export interface LoadtestResult {
     byTarget: Record<string, number>;
   };
   errors: Record<string, number>;
-  fanout?: { sent: number; acked: number; refused: number; expected: number; deliveries: number; lost: number; sendSeconds: number; deliveriesPerSec: number };
+  fanout?: { sent: number; acked: number; refused: number; unconfirmed: number; expected: number; deliveries: number; lost: number; sendSeconds: number; deliveriesPerSec: number };
   churn?: { cycles: number; cyclesPerSec: number };
   latencyMs: { count: number; p50?: number; p90?: number; p99?: number; p999?: number; max?: number };
   histogram: Array<{ lowMs: number; highMs: number; count: number }>;
@@ -244,9 +244,10 @@ export async function runLoadtest(o: LoadtestOptions, hooks: LoadtestHooks = {})
       sent: sum((s) => s.sent),
       acked: sum((s) => s.acked),
       refused: sum((s) => s.refused),
+      unconfirmed: sum((s) => s.unconfirmed),
       expected,
       deliveries,
-      lost: Math.max(0, expected - deliveries),
+      lost: sum((s) => s.lost),
       sendSeconds: Math.round(activeSeconds * 10) / 10,
       deliveriesPerSec: Math.round(deliveries / activeSeconds),
     };

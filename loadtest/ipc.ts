@@ -26,7 +26,12 @@ export interface WorkerStats {
   acked: number;
   refused: number;
   deliveries: number;
+  /** Deliveries due for the messages the gateway acknowledged. */
   expected: number;
+  /** Of those, not delivered by the end of the drain. */
+  lost: number;
+  /** Sends whose ack never came (sender closed, ack timeout): neither expected nor lost. */
+  unconfirmed: number;
   cycles: number;
   /** fanout: epoch ms of this worker's first send and of its last delivery (0 when none). */
   firstSendAt: number;

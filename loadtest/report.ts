@@ -22,10 +22,10 @@ export function summaryRows(r: LoadtestResult): Array<[string, string]> {
     ["errors", Object.keys(r.errors).length ? Object.entries(r.errors).map(([k, v]) => `${k} ${v}`).join(", ") : "none"],
   ];
   if (r.fanout) {
-    rows.push(["messages sent / acked / refused", `${n(r.fanout.sent)} / ${n(r.fanout.acked)} / ${n(r.fanout.refused)}`]);
-    rows.push(["deliveries", `${n(r.fanout.deliveries)} of ${n(r.fanout.expected)} expected`]);
+    rows.push(["messages sent / acked / refused / unconfirmed", `${n(r.fanout.sent)} / ${n(r.fanout.acked)} / ${n(r.fanout.refused)} / ${n(r.fanout.unconfirmed)}`]);
+    rows.push(["deliveries", `${n(r.fanout.deliveries)} (${n(r.fanout.expected)} due for acked messages)`]);
     rows.push(["deliveries per second", `${n(r.fanout.deliveriesPerSec)} (over ${r.fanout.sendSeconds} s)`]);
-    rows.push(["messages lost", n(r.fanout.lost)]);
+    rows.push(["messages lost (acked, not delivered)", n(r.fanout.lost)]);
   }
   if (r.churn) rows.push(["cycles", `${n(r.churn.cycles)} (${n(r.churn.cyclesPerSec)}/s)`]);
   const l = r.latencyMs;

@@ -25,6 +25,8 @@ const stats: Omit<WorkerStats, "histDelta" | "histMax" | "rss"> = {
   refused: 0,
   deliveries: 0,
   expected: 0,
+  lost: 0,
+  unconfirmed: 0,
   cycles: 0,
   firstSendAt: 0,
   lastDeliveryAt: 0,
@@ -195,15 +197,30 @@ function finish(held?: number): void {
 function installReceivers(): void {
   // One shared function for every receiver: nothing per socket but the socket.
   onDelivery = (payload: unknown) => {
-    const t = (payload as { data?: { t?: number } })?.data?.t;
+    const data = (payload as { data?: { t?: number; s?: number } })?.data;
+    const t = data?.t;
     if (typeof t !== "number") return;
     const now = nowMs();
     stats.deliveries++;
+    if (typeof data!.s === "number") deliveredBy[data!.s] = (deliveredBy[data!.s] ?? 0) + 1;
     stats.lastDeliveryAt = now;
     hist.record(now - t);
   };
 }
 let onDelivery: ((payload: unknown) => void) | undefined;
+
+// Exact accounting, message by message: a room's sender and receivers live in
+// this worker, so each message's expected and actual deliveries are known
+// here. Only a message the gateway acknowledged can be lost; one whose ack
+// never came (sender closed, timeout) is "unconfirmed", not lost.
+const expectedBy: number[] = [];
+const deliveredBy: number[] = [];
+const confirmedSeqs: number[] = [];
+function lostSoFar(): number {
+  let lost = 0;
+  for (const seq of confirmedSeqs) lost += Math.max(0, expectedBy[seq] - (deliveredBy[seq] ?? 0));
+  return lost;
+}
 
 /** Sends for `seconds` at this worker's rate (or ack-paced), then waits for the deliveries to drain. */
 async function fanout(seconds: number): Promise<void> {
@@ -221,22 +238,33 @@ async function fanout(seconds: number): Promise<void> {
   }
   const filler = "x".repeat(o.payloadBytes);
   let seq = 0;
+  let pendingAcks = 0;
   let sending = true;
   const sendOne = (room: (typeof rooms)[number]): Promise<void> => {
     if (!room.sender.isOpen) return Promise.resolve();
     stats.sent++;
-    stats.expected += room.receivers;
-    const data = { t: nowMs(), s: seq++, f: filler };
+    const s = seq++;
+    expectedBy[s] = room.receivers;
+    pendingAcks++;
+    const data = { t: nowMs(), s, f: filler };
     return room.sender.emitWithAck("call:event", { callId: room.callId, type: "loadtest", data }, o.ackTimeoutMs).then(
       ([ack]) => {
+        pendingAcks--;
         const r = ack as { ok?: boolean; error?: { code?: string } } | undefined;
         if (r && r.ok === false) {
           stats.refused++;
-          stats.expected -= room.receivers;
           countError(`refused:${r.error?.code ?? "unknown"}`);
-        } else stats.acked++;
+        } else {
+          stats.acked++;
+          stats.expected += room.receivers;
+          confirmedSeqs.push(s);
+        }
       },
-      (err) => countError(err instanceof SioError ? err.kind : "send_error"),
+      (err) => {
+        pendingAcks--;
+        stats.unconfirmed++;
+        countError(err instanceof SioError ? err.kind : "send_error");
+      },
     );
   };
   const began = Date.now();
@@ -259,7 +287,8 @@ async function fanout(seconds: number): Promise<void> {
   }
   sending = false;
   const drainUntil = Date.now() + o.drainSeconds * 1000;
-  while (stats.deliveries < stats.expected && Date.now() < drainUntil) await sleep(50);
+  while ((pendingAcks > 0 || lostSoFar() > 0) && Date.now() < drainUntil) await sleep(100);
+  stats.lost = lostSoFar();
 }
 
 /** Connect, join, leave, disconnect in a loop, `connections` loops at once, bounded by cycles and time. */

@@ -22,6 +22,13 @@ export interface Measurements {
   subscribersPerPublish: number;
   /** SPUBLISH commands per relayed message (the gateway publishes to /calls and to /dashboard). */
   publishesPerMessage: number;
+  /**
+   * Broker CPU µs per second per idle connection, over all shards: what the
+   * gateway's per-connection Redis work costs (per-user connection leases
+   * renewed on a timer), measured while the bench held its idle fleet.
+   */
+  brokerMicrosPerConnectionSecond: number;
+  brokerCommandsPerConnectionSecond: number;
 }
 
 export const RESULTS_DIR = fileURLToPath(new URL("../bench/results/", import.meta.url));
@@ -49,8 +56,13 @@ export function measurementsFrom(file: string): Measurements {
   const spublish = shards.reduce((a, s) => a + s.spublishCalls, 0);
   const brokerCpu = shards.reduce((a, s) => a + s.cpuSeconds, 0);
   const sent = fan.moderate.fanout?.acked ?? 0;
+  const holdConns = idle.connectionsPerProcess.reduce((a, b) => a + b, 0);
+  const holding = idle.brokerWhileHolding ?? [];
+  const perConnSecond = (v: number) => (holdConns && idle.brokerSeconds ? v / idle.brokerSeconds / holdConns : 0);
   return {
     source: file,
+    brokerMicrosPerConnectionSecond: Math.round(perConnSecond(holding.reduce((a, c) => a + c.cpuSeconds, 0) * 1e6) * 1000) / 1000,
+    brokerCommandsPerConnectionSecond: Math.round(perConnSecond(holding.reduce((a, c) => a + c.commands, 0)) * 1000) / 1000,
     rssPerConnection: idle.rssPerConnectionBytes,
     heapPerConnection: idle.heapPerConnectionBytes,
     baseRss: Math.max(...idle.baseline.map((b) => b.rss)),

@@ -100,12 +100,15 @@ export function planDeployment(t: Target, m: Measurements, p: Policy = DEFAULT_P
   const tasks = desired;
   const subscribers = tasks * (1 - (1 - 1 / tasks) ** t.roomSize);
   const usPerPublish = m.brokerMicrosPerPublish * (subscribers / m.subscribersPerPublish);
-  const brokerUs = t.messageRate * m.publishesPerMessage * usPerPublish;
+  const messageUs = t.messageRate * m.publishesPerMessage * usPerPublish;
+  const connectionUs = t.connections * m.brokerMicrosPerConnectionSecond;
+  const brokerUs = messageUs + connectionUs;
   const byCpuShards = Math.ceil(brokerUs / (p.shardCpuShare * 1e6));
   const shards = Math.max(p.minShards, byCpuShards);
   out.push(`4. tasks holding a member of a room of ${t.roomSize} over ${tasks} tasks = ${tasks} x (1 - (1 - 1/${tasks})^${t.roomSize}) = ${fmt(subscribers, 2)} subscribers per publish`);
-  out.push(`   broker CPU = ${fmt(t.messageRate)} msg/s x ${m.publishesPerMessage} SPUBLISH x ${fmt(m.brokerMicrosPerPublish)} µs x ${fmt(subscribers, 2)}/${m.subscribersPerPublish} subscribers = ${fmt(brokerUs / 1e6, 3)} cores`);
-  out.push(`   shards = max(${p.minShards} minimum, ceil(${fmt(brokerUs / 1e6, 3)} / ${p.shardCpuShare})) = ${shards}; each carries only its own rooms (sharded pub/sub), so this scales with messages, not connections`);
+  out.push(`   broker CPU for messages = ${fmt(t.messageRate)} msg/s x ${m.publishesPerMessage} SPUBLISH x ${fmt(m.brokerMicrosPerPublish)} µs x ${fmt(subscribers, 2)}/${m.subscribersPerPublish} subscribers = ${fmt(messageUs / 1e6, 3)} cores`);
+  out.push(`   broker CPU for held connections = ${fmt(t.connections)} x ${fmt(m.brokerMicrosPerConnectionSecond, 3)} µs/s (${fmt(m.brokerCommandsPerConnectionSecond, 3)} commands/s each: per-user leases, probes) = ${fmt(connectionUs / 1e6, 3)} cores`);
+  out.push(`   shards = max(${p.minShards} minimum, ceil(${fmt(brokerUs / 1e6, 3)} / ${p.shardCpuShare})) = ${shards}; messages of a room go to its shard only (sharded pub/sub), so shards scale with messages and per-connection bookkeeping, not with fan-out to every node`);
   const perShardOut = (t.messageRate * m.publishesPerMessage * subscribers) / shards;
   const channels = Math.ceil(t.connections / t.roomSize);
   out.push(`   per shard: ${fmt(perShardOut)} messages out/s; ${fmt(channels)} room channels x ${fmt(subscribers, 2)} subscriptions = ${fmt(channels * subscribers)} subscriptions over ${shards} shards`);

@@ -13,6 +13,8 @@ const measured: Measurements = {
   brokerMicrosPerPublish: 10,
   subscribersPerPublish: 4,
   publishesPerMessage: 2,
+  brokerMicrosPerConnectionSecond: 0.5,
+  brokerCommandsPerConnectionSecond: 0.1,
 };
 
 for (const connections of [1_000, 100_000, 500_000, 1_000_000]) {
@@ -33,12 +35,20 @@ for (const connections of [1_000, 100_000, 500_000, 1_000_000]) {
   });
 }
 
-test("more messages need more shards; more connections alone do not", () => {
+test("more messages need more shards; so does per-connection broker work", () => {
   const quiet = planDeployment({ connections: 1_000_000, messageRate: 1_000, roomSize: 4 }, measured).context.shards;
   const busy = planDeployment({ connections: 1_000_000, messageRate: 1_000_000, roomSize: 4 }, measured).context.shards;
   assert.equal(quiet, DEFAULT_POLICY.minShards);
   assert.ok(busy > quiet);
+  const leases = planDeployment({ connections: 1_000_000, messageRate: 1_000, roomSize: 4 }, { ...measured, brokerMicrosPerConnectionSecond: 10 }).context.shards;
+  assert.equal(leases, Math.ceil((1_000_000 * 10 + 1_000 * 2 * 10 * (planSubscribers(1_000_000, measured) / 4)) / 500_000));
 });
+
+/** Expected distinct tasks holding a room of 4, as the plan computes it. */
+function planSubscribers(connections: number, m: Measurements): number {
+  const tasks = planDeployment({ connections, messageRate: 1_000, roomSize: 4 }, m).context.desiredCount;
+  return tasks * (1 - (1 - 1 / tasks) ** 4);
+}
 
 test("memory caps connections per task when each connection is heavy", () => {
   const heavy = { ...measured, rssPerConnection: 400 * 1024 };
