@@ -27,7 +27,7 @@ import { benchTable } from "./table.js";
 
 const SCALES = {
   // 60,000 = 4 x 15,000: the fleet target and its memory floor per process.
-  full: { processes: 4, idleConnections: 60_000, idleRate: 800, holdSeconds: 60, settleSeconds: 10, rooms: 200, roomSize: 10, saturationSeconds: 10, moderateRate: 400, moderateSeconds: 15 },
+  full: { processes: 4, idleConnections: 60_000, idleRate: 700, holdSeconds: 60, settleSeconds: 10, rooms: 200, roomSize: 10, saturationSeconds: 10, moderateRate: 400, moderateSeconds: 15 },
   small: { processes: 2, idleConnections: 2_000, idleRate: 500, holdSeconds: 5, settleSeconds: 2, rooms: 100, roomSize: 10, saturationSeconds: 4, moderateRate: 100, moderateSeconds: 4 },
 };
 const { values } = parseArgs({
