@@ -17,7 +17,7 @@ import { parseArgs } from "node:util";
 import { checkRedisServer } from "../topology/redis-cluster.js";
 import { isPortFree } from "../topology/ports.js";
 import { startTopology, type Topology } from "../topology/index.js";
-import { DEV_AUTH_SECRET, devAuthEnv } from "../topology/dev-auth.js";
+import { DEV_AUTH_SECRET, devAuthEnv, mintDevToken } from "../topology/dev-auth.js";
 import { DEV_SECRET_FILE, writeDevSecret } from "./dev-secret.js";
 
 const { values } = parseArgs({
@@ -102,7 +102,9 @@ try {
 }
 
 console.log(`ready: http://127.0.0.1:${balancerPort}`);
-console.log(`console: open http://127.0.0.1:${balancerPort}/ in a browser (a second window lands on the other gateway)`);
+// The token rides in the URL fragment, which browsers never send to the server.
+const consoleToken = authOff ? "" : `#token=${await mintDevToken({ sub: "console", secret: DEV_AUTH_SECRET, expiresInSeconds: 12 * 3600 })}`;
+console.log(`console: open http://127.0.0.1:${balancerPort}/${consoleToken} in a browser (a second window lands on the other gateway)`);
 console.log(`keys: r = rolling restart of the next gateway, q = quit (or Ctrl-C); try \`npm run demo\` in another terminal`);
 
 let nextRestart = 0;
@@ -112,7 +114,7 @@ async function restartNextGateway(): Promise<void> {
   restarting = true;
   const gw = topology.gateways[nextRestart++ % topology.gateways.length];
   console.log(`restart: SIGTERM to gateway ${gw.url} (it drains, the balancer stops sending it new connections)`);
-  const code = await gw.stop(120_000);
+  const code = await gw.stop(120_000, { drain: true });
   console.log(`restart: gateway ${gw.url} exited with ${code}; starting it again`);
   await topology.startGateway(gw.port);
   restarting = false;

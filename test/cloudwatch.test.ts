@@ -147,6 +147,6 @@ describe("CloudWatch custom metrics from the gateway", () => {
     // The gateway kept serving throughout.
     assert.equal((await gwA.readyz()).status, 200);
     const late = await connectClient(gwA.url, NAMESPACE.calls);
-    assert.deepEqual(await late.socket.emitWithAck(CLIENT_EVENT.join, { callId: "after-failures" }), { ok: true, room: "call:after-failures" });
+    assert.deepEqual(await late.socket.emitWithAck(CLIENT_EVENT.join, { callId: "after-failures" }), { ok: true, room: "call:acme:after-failures" });
   });
 });

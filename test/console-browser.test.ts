@@ -13,6 +13,7 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { mintDevToken } from "../topology/dev-auth.js";
 import type { Page } from "playwright-core";
 import { freePorts, startGatewayProcess, startTopology, type Topology } from "../topology/index.js";
 import { launchChromium, type Browser } from "./support/browser.js";
@@ -31,7 +32,9 @@ async function openConsole(browser: Browser, url: string, viewport?: { width: nu
   const problems: string[] = [];
   page.on("pageerror", (err) => problems.push(err.message));
   (page as Page & { problems?: string[] }).problems = problems;
-  await page.goto(url);
+  // Authentication is on: each page gets its own development token, in the
+  // URL fragment as `npm run local` prints it.
+  await page.goto(`${url}#token=${await mintDevToken()}`);
   return page;
 }
 

@@ -13,7 +13,7 @@ import { closeAllClients, connectClient, nextEvent, sleep, type ConnectedClient 
 import { startEmitterProcess, type EmitterProcess } from "./support/emitter-process.js";
 import { primaryFor } from "./support/slots.js";
 
-const ROOM = "call:failover";
+const ROOM = "call:acme:failover";
 const NODE_TIMEOUT_MS = 2000;
 
 describe("emitter delivery across a broker failover", () => {

@@ -38,12 +38,12 @@ describe("sharded emitter from a separate process", () => {
   });
 
   it("reaches the room's members on both gateways and nobody else", async () => {
-    const payload = serviceCallEvent({ room: "call:emit-1", type: "status", data: { state: "ringing" }, service: "router" });
+    const payload = serviceCallEvent({ room: "call:acme:emit-1", type: "status", data: { state: "ringing" }, service: "router" });
     const others = [collect(otherCallOnA.socket, SERVER_EVENT.callEvent), collect(dashboardOnB.socket, SERVER_EVENT.callEvent)];
     const got = [inCallOnA, inCallOnB].map((c) => nextEvent(c.socket, SERVER_EVENT.callEvent));
-    const r = await service.emit({ namespace: NAMESPACE.calls, rooms: ["call:emit-1"], event: SERVER_EVENT.callEvent, args: [payload] });
+    const r = await service.emit({ namespace: NAMESPACE.calls, rooms: ["call:acme:emit-1"], event: SERVER_EVENT.callEvent, args: [payload] });
     assert.equal(r.ok, true, JSON.stringify(r));
-    assert.equal(r.receipt.channel, roomChannel(NAMESPACE.calls, "call:emit-1"));
+    assert.equal(r.receipt.channel, roomChannel(NAMESPACE.calls, "call:acme:emit-1"));
     assert.equal(r.receipt.receivers, 2, "both gateways subscribe to the room's channel");
     for (const event of await Promise.all(got)) assert.deepEqual(event, payload);
     await sleep(300);
@@ -52,20 +52,20 @@ describe("sharded emitter from a separate process", () => {
 
   it("reaches several rooms at once (over the namespace channel) and honours except", async () => {
     const got = [inCallOnA, inCallOnB, otherCallOnA].map((c) => nextEvent(c.socket, "note"));
-    const r = await service.emit({ namespace: NAMESPACE.calls, rooms: ["call:emit-1", "call:emit-2"], event: "note", args: ["both"] });
+    const r = await service.emit({ namespace: NAMESPACE.calls, rooms: ["call:acme:emit-1", "call:acme:emit-2"], event: "note", args: ["both"] });
     assert.equal(r.receipt.channel, namespaceChannel(NAMESPACE.calls));
     assert.deepEqual(await Promise.all(got), ["both", "both", "both"]);
 
     const excluded = collect(inCallOnB.socket, "note");
     const toA = nextEvent(inCallOnA.socket, "note");
-    await service.emit({ namespace: NAMESPACE.calls, rooms: ["call:emit-1"], except: [inCallOnB.socket.id!], event: "note", args: ["not B"] });
+    await service.emit({ namespace: NAMESPACE.calls, rooms: ["call:acme:emit-1"], except: [inCallOnB.socket.id!], event: "note", args: ["not B"] });
     assert.equal(await toA, "not B");
     await sleep(300);
     assert.deepEqual(excluded, [], "the excepted socket got nothing");
 
     const excludedRoom = collect(otherCallOnA.socket, "note2");
     const included = [inCallOnA, inCallOnB].map((c) => nextEvent(c.socket, "note2"));
-    await service.emit({ namespace: NAMESPACE.calls, except: ["call:emit-2"], event: "note2", args: ["not emit-2"] });
+    await service.emit({ namespace: NAMESPACE.calls, except: ["call:acme:emit-2"], event: "note2", args: ["not emit-2"] });
     assert.deepEqual(await Promise.all(included), ["not emit-2", "not emit-2"]);
     await sleep(300);
     assert.deepEqual(excludedRoom, [], "the excepted room got nothing");
@@ -84,7 +84,7 @@ describe("sharded emitter from a separate process", () => {
 
   it("delivers to a 20-character room, which the adapter routes over the namespace channel", async () => {
     const member = await connectClient(topo.gateways[1].url, NAMESPACE.calls);
-    const ack = await member.socket.emitWithAck(CLIENT_EVENT.join, { callId: "123456789012345" });
+    const ack = await member.socket.emitWithAck(CLIENT_EVENT.join, { callId: "1234567890" });
     assert.equal(ack.room.length, 20);
     const got = nextEvent(member.socket, "note");
     const r = await service.emit({ namespace: NAMESPACE.calls, rooms: [ack.room], event: "note", args: ["twenty"] });
@@ -98,7 +98,7 @@ describe("sharded emitter from a separate process", () => {
     const got = [inCallOnA, inCallOnB].map((c) => nextEvent<{ seq: number; chunk: ArrayBuffer | Buffer }>(c.socket, "audio"));
     const r = await service.emit({
       namespace: NAMESPACE.calls,
-      rooms: ["call:emit-1"],
+      rooms: ["call:acme:emit-1"],
       event: "audio",
       args: [{ seq: 42, chunk: { $binary: audio.toString("base64") } }],
     });
@@ -114,9 +114,9 @@ describe("sharded emitter from a separate process", () => {
     const bad: Array<[Parameters<EmitterProcess["emit"]>[0], string]> = [
       [{ namespace: NAMESPACE.calls, rooms: ["call:{slot}"], event: "x" }, ERROR_CODE.invalidRoom],
       [{ namespace: NAMESPACE.calls, rooms: ["lobby"], event: "x" }, ERROR_CODE.invalidRoom],
-      [{ namespace: "/admin", rooms: ["call:emit-1"], event: "x" }, ERROR_CODE.invalidNamespace],
-      [{ namespace: NAMESPACE.calls, rooms: ["call:emit-1"], event: "disconnect" }, ERROR_CODE.invalidEvent],
-      [{ namespace: NAMESPACE.calls, rooms: ["call:emit-1"], event: "x", args: ["y".repeat(70_000)] }, ERROR_CODE.dataTooLarge],
+      [{ namespace: "/admin", rooms: ["call:acme:emit-1"], event: "x" }, ERROR_CODE.invalidNamespace],
+      [{ namespace: NAMESPACE.calls, rooms: ["call:acme:emit-1"], event: "disconnect" }, ERROR_CODE.invalidEvent],
+      [{ namespace: NAMESPACE.calls, rooms: ["call:acme:emit-1"], event: "x", args: ["y".repeat(70_000)] }, ERROR_CODE.dataTooLarge],
     ];
     for (const [command, code] of bad) {
       const r = await service.emit(command);

@@ -116,7 +116,7 @@ describe("/metrics on two gateways", () => {
 
     const memberA = await connectClient(a, NAMESPACE.calls);
     const memberB = await connectClient(b, NAMESPACE.calls);
-    assert.deepEqual(await memberA.socket.emitWithAck(CLIENT_EVENT.join, { callId: "chan-1" }), { ok: true, room: "call:chan-1" });
+    assert.deepEqual(await memberA.socket.emitWithAck(CLIENT_EVENT.join, { callId: "chan-1" }), { ok: true, room: "call:acme:chan-1" });
     await expectValue(a, "redis_pubsub_channels", SUBSCRIBED, baseA + 1);
     await expectShardTotal(base.total + 1);
     const joined = await shardTotal(a);

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ConfigError, parseGatewayConfig } from "../gateway/src/config.js";
 
-const base = { REDIS_NODES: "10.0.0.1:6379" };
+const base = { REDIS_NODES: "10.0.0.1:6379", AUTH_MODE: "none" };
 const on = { ...base, CLOUDWATCH_NAMESPACE: "Switchboard", SERVICE_NAME: "switchboard-gateway", AWS_REGION: "eu-west-1" };
 
 describe("observability configuration", () => {

@@ -9,15 +9,15 @@ const SECRET = "0123456789abcdef0123456789abcdef";
 
 describe("publish configuration", () => {
   it("is disabled with defaults when PUBLISH_SECRET is unset or empty", () => {
-    for (const env of [{ REDIS_NODES: "h:1" }, { REDIS_NODES: "h:1", PUBLISH_SECRET: "" }]) {
+    for (const env of [{ AUTH_MODE: "none", REDIS_NODES: "h:1" }, { AUTH_MODE: "none", REDIS_NODES: "h:1", PUBLISH_SECRET: "" }]) {
       assert.deepEqual(parseGatewayConfig(env).publish, { secret: undefined, maxBytes: 65_536, ratePerSecond: 200, burst: 400 });
     }
   });
 
   it("parses every setting; the burst defaults to twice the rate", () => {
-    const c = parseGatewayConfig({ REDIS_NODES: "h:1", PUBLISH_SECRET: SECRET, PUBLISH_MAX_BYTES: "4096", PUBLISH_RATE_PER_SECOND: "50" });
+    const c = parseGatewayConfig({ AUTH_MODE: "none", REDIS_NODES: "h:1", PUBLISH_SECRET: SECRET, PUBLISH_MAX_BYTES: "4096", PUBLISH_RATE_PER_SECOND: "50" });
     assert.deepEqual(c.publish, { secret: SECRET, maxBytes: 4096, ratePerSecond: 50, burst: 100 });
-    assert.equal(parseGatewayConfig({ REDIS_NODES: "h:1", PUBLISH_RATE_BURST: "7" }).publish.burst, 7);
+    assert.equal(parseGatewayConfig({ AUTH_MODE: "none", REDIS_NODES: "h:1", PUBLISH_RATE_BURST: "7" }).publish.burst, 7);
   });
 
   const bad: Array<[Record<string, string>, string, RegExp]> = [
@@ -30,7 +30,7 @@ describe("publish configuration", () => {
   for (const [env, variable, message] of bad) {
     it(`rejects ${JSON.stringify(env)} naming ${variable}`, () => {
       assert.throws(
-        () => parseGatewayConfig({ REDIS_NODES: "h:1", ...env }),
+        () => parseGatewayConfig({ AUTH_MODE: "none", REDIS_NODES: "h:1", ...env }),
         (err: unknown) => err instanceof ConfigError && err.variable === variable && message.test(err.message),
       );
     });
@@ -38,7 +38,7 @@ describe("publish configuration", () => {
 
   it("never echoes PUBLISH_SECRET in an error", () => {
     assert.throws(
-      () => parseGatewayConfig({ REDIS_NODES: "h:1", PUBLISH_SECRET: "guessable-secret" }),
+      () => parseGatewayConfig({ AUTH_MODE: "none", REDIS_NODES: "h:1", PUBLISH_SECRET: "guessable-secret" }),
       (err: unknown) => err instanceof ConfigError && !err.message.includes("guessable"),
     );
   });

@@ -50,7 +50,7 @@ describe("POST /v1/publish", () => {
   });
 
   it("202: delivers a call:event to the room's members on two gateways and its watchers, not to other rooms", async () => {
-    const room = "call:http-e2e";
+    const room = "call:acme:http-e2e";
     const onA = await connectClient(a.url, NAMESPACE.calls);
     const onB = await connectClient(b.url, NAMESPACE.calls);
     const watcher = await connectClient(b.url, NAMESPACE.dashboard);

@@ -40,8 +40,13 @@ export interface GatewayProcess {
   waitReady(timeoutMs?: number): Promise<void>;
   readyz(): Promise<{ status: number; body: any }>;
   signal(signal: NodeJS.Signals): void;
-  /** SIGTERM, then SIGKILL if it has not exited within `timeoutMs`. */
-  stop(timeoutMs?: number): Promise<number | string>;
+  /**
+   * SIGTERM, then SIGKILL if it has not exited within `timeoutMs`. Without
+   * `drain`, a second SIGTERM follows shortly, which makes the gateway close
+   * its connections at once (teardown); with it, the gateway drains over its
+   * DRAIN_SECONDS window as in a deploy.
+   */
+  stop(timeoutMs?: number, o?: { drain?: boolean }): Promise<number | string>;
 }
 
 export function startGatewayProcess(o: GatewayProcessOptions): GatewayProcess {
@@ -112,13 +117,16 @@ export function startGatewayProcess(o: GatewayProcessOptions): GatewayProcess {
     signal(signal) {
       if (exitCode === undefined) child.kill(signal);
     },
-    async stop(timeoutMs = 10_000) {
+    async stop(timeoutMs = 10_000, { drain = false } = {}) {
       if (exitCode !== undefined) return exitCode;
       child.kill("SIGCONT");
       child.kill("SIGTERM");
+      // Signals do not queue: the second must come after the first was handled.
+      const again = drain ? undefined : setInterval(() => exitCode === undefined && child.kill("SIGTERM"), 300);
       const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
       const code = await exited;
       clearTimeout(timer);
+      clearInterval(again);
       return code;
     },
   };

@@ -24,6 +24,8 @@ export interface TopologyOptions {
   redisExtraArgs?: string[];
   gateways?: number;
   gatewayPorts?: number[];
+  /** Node flags for every gateway, e.g. ["--inspect=127.0.0.1:0"] to read its heap. */
+  gatewayNodeArgs?: string[];
   /** Environment for every gateway, on top of REDIS_MODE=cluster and REDIS_NODES. */
   gatewayEnv?: Record<string, string>;
   /** Port for the balancer; none is started when omitted and `balancer` is false. */
@@ -77,6 +79,7 @@ export async function startTopology(o: TopologyOptions = {}): Promise<Topology> 
         port,
         env: { REDIS_MODE: "cluster", REDIS_NODES: redis!.seeds, ...o.gatewayEnv, ...env },
         onLine: o.onGatewayLine,
+        nodeArgs: o.gatewayNodeArgs,
       });
       const existing = gateways.findIndex((x) => x.port === port);
       if (existing >= 0) gateways[existing] = g;

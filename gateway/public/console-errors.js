@@ -29,6 +29,17 @@ export const ERROR_TEXT = {
   unreachable: "Cannot reach a gateway: the page keeps trying. Is npm run local (or the stack) running?",
   invalid_namespace: "This gateway does not serve that namespace (see its NAMESPACES setting).",
   not_connected: "Not connected: connect first.",
+  auth_unavailable: "The gateway cannot fetch its identity provider's keys right now. Retry in a moment.",
+  origin_forbidden: "This page's origin is not in the gateway's ALLOWED_ORIGINS.",
+  unavailable: "The gateway cannot check the connection limit right now (Redis unreachable). Retry shortly.",
+  namespace_not_served: "The gateway serves /calls and /dashboard only.",
+  data_too_deep: "The event's data nests objects or arrays deeper than the gateway accepts (MAX_EVENT_DATA_DEPTH).",
+  invalid_room: "Invalid room: use call:<id> or call:<tenant>:<id>.",
+  invalid_event: "Invalid event name.",
+  invalid_body: "The publish request body is not what the endpoint expects.",
+  body_too_large: "The publish request body is larger than PUBLISH_MAX_BYTES.",
+  unauthorized: "The publish endpoint needs a valid service credential.",
+  publishing_disabled: "Publishing over HTTP is off on this gateway (PUBLISH_SECRET is not set).",
 };
 
 /** `{ code, text, detail }` for an error code and the gateway's message. */

@@ -494,6 +494,14 @@ $("send-form").addEventListener("submit", (e) => {
 $("dismiss-error").addEventListener("click", clearError);
 $("clear-log").addEventListener("click", () => ui.log.replaceChildren());
 
+// A token may arrive in the URL fragment (`/#token=...`, as `npm run local`
+// prints it): fragments never reach the server or its logs. Keep it, then
+// take it out of the address bar.
+const fragmentToken = new URLSearchParams(location.hash.slice(1)).get("token");
+if (fragmentToken) {
+  saveToken(fragmentToken);
+  history.replaceState(null, "", location.pathname + location.search);
+}
 ui.token.value = savedToken();
 if (!window.io) {
   showError("unreachable", "the Socket.IO client (/assets/socket.io.min.js) did not load", "Page");

@@ -11,11 +11,20 @@
 import { createShardedAdapter } from "@socket.io/redis-adapter";
 import type { Namespace } from "socket.io";
 import { withTimeout, type Bus } from "./bus.js";
-import { CHANNEL_PREFIX, SUBSCRIPTION_MODE } from "./channels.js";
+import { CHANNEL_PREFIX, SUBSCRIPTION_MODE, roomChannel } from "./channels.js";
 
 export { SUBSCRIPTION_MODE };
 
 const LAST_PUBLISH = Symbol("lastPublish");
+const SUBSCRIPTIONS = Symbol("subscriptions");
+
+/** SSUBSCRIBEs in flight, by channel, and how long a join may wait for one. */
+interface Subscriptions {
+  pending: Map<string, Promise<unknown>>;
+  timeoutMs: number;
+  /** While Redis is away a join does not wait: members on this gateway are served, the subscription completes on reconnect. */
+  busHealthy(): boolean;
+}
 
 interface TrackedAdapter {
   readonly uid: string;
@@ -25,6 +34,14 @@ interface TrackedAdapter {
   close(): Promise<void> | void;
   on(event: "create-room" | "delete-room", listener: (room: string) => void): unknown;
   [LAST_PUBLISH]?: Promise<unknown>;
+  [SUBSCRIPTIONS]?: Subscriptions;
+  rooms: Map<string, Set<string>>;
+}
+
+/** The cluster message of a broadcast from another gateway (socket.io-adapter's ClusterMessage, BROADCAST = 3). */
+interface BroadcastMessage {
+  type: number;
+  data?: { requestId?: string; packet?: { id?: number }; opts?: { rooms?: string[]; flags?: { timeout?: number } } };
 }
 
 /** The part of socket.io-adapter's cluster message the observers read. */
@@ -57,10 +74,18 @@ export function createBusAdapter(bus: Bus, publishTimeoutMs: number, observe?: P
     channelPrefix: CHANNEL_PREFIX,
     subscriptionMode: SUBSCRIPTION_MODE,
   });
+  const subscriptions = trackSubscriptions(bus.sub, publishTimeoutMs, () => bus.health().ok);
   return function (nsp: Namespace) {
     const adapter = sharded(nsp) as unknown as TrackedAdapter;
+    adapter[SUBSCRIPTIONS] = subscriptions;
     trackChannels(adapter, observers);
     observeIncoming(adapter, nsp.name, observers);
+    const onMessage = adapter.onMessage.bind(adapter);
+    adapter.onMessage = (message: BusMessage, offset?: string) => {
+      const result = onMessage(message, offset);
+      forgetUnansweredAcks(nsp, adapter, message as BroadcastMessage);
+      return result;
+    };
     const doPublish = adapter.doPublish.bind(adapter);
     adapter.doPublish = (message: unknown) => {
       const started = performance.now();
@@ -145,4 +170,59 @@ export async function emitConfirmed(nsp: Namespace, emit: () => void): Promise<v
   const published = adapter[LAST_PUBLISH];
   adapter[LAST_PUBLISH] = undefined;
   if (published) await published;
+}
+
+/**
+ * The adapter subscribes a room's channel when the room is created on this
+ * gateway, without waiting for Redis to confirm it. A join acknowledged
+ * before the SSUBSCRIBE completes lets the client send or be sent to a room
+ * whose events this gateway does not receive yet: the first events after a
+ * join were lost under load. So the subscriber connection's sSubscribe is
+ * wrapped to keep each pending subscription, and `roomReady` lets a join wait
+ * for its room's (bounded by the publish timeout: with Redis away the join
+ * still succeeds locally and the subscription completes on reconnect).
+ */
+function trackSubscriptions(sub: any, timeoutMs: number, busHealthy: () => boolean): Subscriptions {
+  const pending = new Map<string, Promise<unknown>>();
+  const sSubscribe = sub.sSubscribe.bind(sub);
+  sub.sSubscribe = (channels: string | string[], ...rest: unknown[]) => {
+    const done = Promise.resolve(sSubscribe(channels, ...rest));
+    for (const channel of Array.isArray(channels) ? channels : [channels]) {
+      pending.set(channel, done);
+      done.then(
+        () => pending.get(channel) === done && pending.delete(channel),
+        () => pending.get(channel) === done && pending.delete(channel),
+      );
+    }
+    return done;
+  };
+  return { pending, timeoutMs, busHealthy };
+}
+
+/** Resolves once this gateway's subscription to `room`'s channel is confirmed by Redis (or the wait times out). */
+export async function roomReady(nsp: Namespace, room: string): Promise<void> {
+  const subscriptions = (nsp.adapter as unknown as TrackedAdapter)[SUBSCRIPTIONS];
+  const pending = subscriptions?.pending.get(roomChannel(nsp.name, room));
+  if (!pending || !subscriptions!.busHealthy()) return;
+  await withTimeout(pending, subscriptions!.timeoutMs, "SSUBSCRIBE").catch(() => {});
+}
+/**
+ * An acknowledged broadcast from another gateway leaves its ack callback on
+ * each local member's socket (`socket.acks`), and socket.io-adapter 2.5.9
+ * never removes it when the client does not answer: a client that never
+ * acknowledges would hold one callback, and its event, per broadcast until
+ * it disconnects (the originating gateway cleans its own sockets on timeout,
+ * the receiving ones do not). Once the broadcast's timeout has passed nobody
+ * waits for the answer any more, so the callbacks are dropped then.
+ */
+function forgetUnansweredAcks(nsp: Namespace, adapter: TrackedAdapter, message: BroadcastMessage): void {
+  const id = message?.data?.packet?.id;
+  const timeout = message?.data?.opts?.flags?.timeout;
+  if (message?.type !== BROADCAST || message.data?.requestId === undefined || id === undefined || !timeout) return;
+  // The members as of the broadcast (a superset of the targets is harmless).
+  const rooms = message.data.opts?.rooms ?? [];
+  const targets = rooms.length === 0 ? [...nsp.sockets.keys()] : rooms.flatMap((room) => [...(adapter.rooms.get(room) ?? [])]);
+  setTimeout(() => {
+    for (const sid of targets) (nsp.sockets.get(sid) as unknown as { acks?: Map<number, unknown> } | undefined)?.acks?.delete(id);
+  }, timeout + 1000).unref();
 }

@@ -4,15 +4,17 @@
  * Each relayed event is also delivered to the call's watchers in /dashboard.
  */
 import type { Namespace, Socket } from "socket.io";
-import { emitConfirmed } from "./adapter.js";
+import { emitConfirmed, roomReady } from "./adapter.js";
 import { attachClientEvents, routeClientEvent } from "./client-events.js";
 import type { Logger } from "./log.js";
 import type { GatewayMetrics } from "./metrics.js";
+import type { EventRateLimit } from "./event-rate.js";
 import {
   CLIENT_EVENT,
   ERROR_CODE,
   SERVER_EVENT,
   type Ack,
+  type CallEventReceipts,
   type RelayedCallEvent,
 } from "./protocol.js";
 import { authorizeRoom, roomOf } from "./room-policy.js";
@@ -23,10 +25,13 @@ export interface CallsDeps {
   maxEventDataBytes: number;
   /** Deepest nesting of a call:event's data (MAX_EVENT_DATA_DEPTH). */
   maxEventDataDepth?: number;
+  /** How long a relay with receipts waits for members' acks. */
+  receiptTimeoutMs?: number;
   /** The /dashboard namespace when this gateway serves it, so watchers see relayed events. */
   dashboard: Namespace | undefined;
   metrics: GatewayMetrics;
   log: Logger;
+  rateLimit?: EventRateLimit;
 }
 
 export function serveCalls(calls: Namespace, deps: CallsDeps): void {
@@ -42,6 +47,8 @@ async function join(socket: Socket, payload: unknown): Promise<Ack<{ room: strin
   const allowed = await authorizeRoom(socket, { action: "join", callId: ref.value.callId });
   if (!allowed.ok) return allowed;
   await socket.join(allowed.room);
+  // Ack only once this gateway hears the room: see roomReady.
+  await roomReady(socket.nsp, allowed.room);
   return { ok: true, room: allowed.room };
 }
 
@@ -52,15 +59,28 @@ async function leave(socket: Socket, payload: unknown): Promise<Ack> {
   return { ok: true };
 }
 
-async function relay(calls: Namespace, socket: Socket, payload: unknown, deps: CallsDeps): Promise<Ack> {
+async function relay(calls: Namespace, socket: Socket, payload: unknown, deps: CallsDeps): Promise<Ack<Partial<CallEventReceipts>>> {
   const input = checkCallEvent(payload, deps.maxEventDataBytes, deps.maxEventDataDepth);
   if (!input.ok) return input;
-  const room = roomOf(socket, input.value.callId);
+  const { receipts: wantsReceipts, ...fields } = input.value;
+  const room = roomOf(socket, fields.callId);
   if (!socket.rooms.has(room)) {
     return { ok: false, error: { code: ERROR_CODE.notInCall, message: `join ${room} before sending to it` } };
   }
-  const event: RelayedCallEvent = { ...input.value, from: socket.id, ts: Date.now(), via: deps.gatewayId };
-  const deliveries = [emitConfirmed(calls, () => socket.to(room).emit(SERVER_EVENT.callEvent, event))];
+  const event: RelayedCallEvent = { ...fields, from: socket.id, ts: Date.now(), via: deps.gatewayId };
+  let receipts: Promise<number> | undefined;
+  const deliveries = [
+    emitConfirmed(calls, () => {
+      if (!wantsReceipts) return void socket.to(room).emit(SERVER_EVENT.callEvent, event);
+      receipts = new Promise((resolve) =>
+        socket
+          .to(room)
+          .timeout(deps.receiptTimeoutMs ?? 5000)
+          // On timeout, responses holds the acks that did arrive.
+          .emit(SERVER_EVENT.callEvent, event, (_err: Error | null, responses: unknown[]) => resolve(responses?.length ?? 0)),
+      );
+    }),
+  ];
   const dashboard = deps.dashboard;
   if (dashboard) deliveries.push(emitConfirmed(dashboard, () => dashboard.to(room).emit(SERVER_EVENT.callEvent, event)));
   const outcomes = await Promise.allSettled(deliveries);
@@ -76,5 +96,6 @@ async function relay(calls: Namespace, socket: Socket, payload: unknown, deps: C
       },
     };
   }
+  if (receipts) return { ok: true, receipts: await receipts };
   return { ok: true };
 }

@@ -12,12 +12,15 @@ import type { Namespace, Socket } from "socket.io";
 import type { Ack } from "./protocol.js";
 import type { Logger } from "./log.js";
 import type { GatewayMetrics } from "./metrics.js";
+import type { EventRateLimit } from "./event-rate.js";
 
 export type EventHandler = (socket: Socket, payload: unknown) => Ack | Promise<Ack>;
 
 interface Deps {
   metrics: GatewayMetrics;
   log: Logger;
+  /** Per-connection event budget; refused events are dropped with a `rate_limited` ack. */
+  rateLimit?: EventRateLimit;
 }
 
 const ROUTES = Symbol("clientEventRoutes");
@@ -46,8 +49,9 @@ function sharedListener(event: string) {
     const ack = typeof args[args.length - 1] === "function" ? (args.pop() as (a: Ack) => void) : undefined;
     deps.metrics.eventsReceived.inc({ namespace, event });
     let result: Ack;
+    const limited = deps.rateLimit?.take(socket, event);
     try {
-      result = await handler(socket, args[0]);
+      result = limited ? { ok: false, error: limited } : await handler(socket, args[0]);
     } catch (err) {
       deps.log.error("handler failed", { namespace, event, socket: socket.id, error: err as Error });
       result = { ok: false, error: { code: "internal", message: "the gateway failed to handle this event" } };

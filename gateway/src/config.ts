@@ -69,6 +69,12 @@ export interface GatewayConfig {
   maxFrameBytes: number;
   /** Largest `data` of a `call:event`, in bytes of JSON (`MAX_EVENT_DATA_BYTES`, default 16384). */
   maxEventDataBytes: number;
+  /**
+   * How long a `call:event` sent with `receipts: true` waits for members'
+   * acknowledgements (`RECEIPT_TIMEOUT_MS`, default 5000). The sender's ack
+   * waits this long when a member does not answer.
+   */
+  receiptTimeoutMs: number;
   /** Drain window after SIGTERM, in seconds (`DRAIN_SECONDS`, default 30). */
   drainSeconds: number;
   /** Seconds after SIGTERM during which connections are left alone before the drain starts (`DRAIN_GRACE_SECONDS`, default 5). */
@@ -232,6 +238,7 @@ export function parseGatewayConfig(env: Env = process.env): GatewayConfig {
     engine: oneOf(env, "ENGINE", ["lean", "stock"] as const, "lean"),
     maxFrameBytes: integer(env, "MAX_FRAME_BYTES", { min: 1024, max: 10_000_000, fallback: 32_768 }),
     maxEventDataBytes: integer(env, "MAX_EVENT_DATA_BYTES", { min: 16, max: 10_000_000, fallback: 16_384 }),
+    receiptTimeoutMs: integer(env, "RECEIPT_TIMEOUT_MS", { min: 50, max: 60_000, fallback: 5000 }),
     drainSeconds: integer(env, "DRAIN_SECONDS", { min: 0, max: 3600, fallback: 30 }),
     drainGraceSeconds: integer(env, "DRAIN_GRACE_SECONDS", { min: 0, max: 3600, fallback: 5 }),
     logLevel: oneOf(env, "LOG_LEVEL", ["debug", "info", "warn", "error"] as const, "info"),

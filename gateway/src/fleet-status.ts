@@ -11,11 +11,12 @@
  * the shard list from whichever gateway reported it last.
  */
 import type { Namespace, Server, Socket } from "socket.io";
-import { emitConfirmed } from "./adapter.js";
+import { emitConfirmed, roomReady } from "./adapter.js";
 import type { Bus } from "./bus.js";
 import { routeClientEvent } from "./client-events.js";
 import type { Logger } from "./log.js";
 import type { GatewayMetrics } from "./metrics.js";
+import type { EventRateLimit } from "./event-rate.js";
 import { FLEET, type Ack, type FleetStatus, type ShardChannels } from "./protocol.js";
 import { countShardChannels } from "./shard-channels.js";
 
@@ -35,6 +36,7 @@ export interface FleetDeps {
   isDraining(): boolean;
   metrics: GatewayMetrics;
   log: Logger;
+  rateLimit?: EventRateLimit;
 }
 
 export interface FleetFeed {
@@ -91,6 +93,7 @@ async function watch(
   status: FleetFeed["status"],
 ): Promise<Ack<{ room: string; intervalMs: number }>> {
   await socket.join(FLEET.room);
+  await roomReady(socket.nsp, FLEET.room);
   // This gateway's own status at once, so the panel is not empty for a tick.
   // Without shard counts: a client repeating fleet:watch must not turn into
   // Redis queries.

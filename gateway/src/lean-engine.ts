@@ -44,6 +44,10 @@ export const ENGINE_ERROR = {
 } as const;
 
 type Listener = (...args: any[]) => void;
+const ONCE_ORIGINALS = new WeakMap<Listener, Listener>();
+/** Shared by every connection without an Origin header (non-browser clients). */
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+const NO_QUERY: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 /**
  * The few EventEmitter methods Socket.IO and user code call on a connection,
@@ -65,17 +69,19 @@ class SmallEmitter {
     return this.on(event, fn);
   }
   once(event: string, fn: Listener): this {
-    const wrapped: Listener & { listener?: Listener } = (...args) => {
+    const wrapped: Listener = (...args) => {
       this.off(event, wrapped);
       fn.apply(this, args);
     };
-    wrapped.listener = fn;
+    // Not a property on the wrapper: a function given a property goes to
+    // dictionary mode (~250 bytes), per connection.
+    ONCE_ORIGINALS.set(wrapped, fn);
     return this.on(event, wrapped);
   }
   off(event: string, fn: Listener): this {
     const list = this.handlers?.[event];
     if (!list) return this;
-    const i = list.findIndex((l) => l === fn || (l as { listener?: Listener }).listener === fn);
+    const i = list.findIndex((l) => l === fn || ONCE_ORIGINALS.get(l) === fn);
     if (i >= 0) this.handlers![event] = list.filter((_, j) => j !== i);
     return this;
   }
@@ -101,6 +107,8 @@ class SmallEmitter {
   }
 }
 
+const ENCRYPTED = Object.freeze({ encrypted: true });
+const PLAIN = Object.freeze({ encrypted: false });
 const WRITABLE = Object.freeze({ name: "websocket", writable: true });
 const BUSY = Object.freeze({ name: "websocket", writable: false });
 const CONNECTION = Symbol("leanConnection");
@@ -120,7 +128,7 @@ export class LeanConnection extends SmallEmitter {
     readonly id: string,
     readonly remoteAddress: string,
     /** What Socket.IO reads when it builds `socket.handshake`; only the Origin is kept. */
-    readonly request: { headers: Record<string, string>; connection: { encrypted: boolean } },
+    readonly request: { headers: Record<string, string>; _query: Record<string, string>; connection: { encrypted: boolean } },
     private ws: WebSocket,
     private engine: LeanEngine,
   ) {
@@ -240,6 +248,9 @@ export class LeanEngine extends SmallEmitter {
       clientTracking: false,
       perMessageDeflate: false,
       maxPayload: opts.maxPayload,
+      // Engine.IO pings at its own level; answering WebSocket-level pings
+      // costs a closure per connection in ws and no client sends them.
+      autoPong: false,
     });
     const count = Math.max(1, Math.round(opts.pingIntervalMs / TICK_MS));
     this.buckets = Array.from({ length: count }, () => new Set());
@@ -291,7 +302,13 @@ export class LeanEngine extends SmallEmitter {
     const conn = new LeanConnection(
       id,
       req.socket.remoteAddress ?? "",
-      { headers: origin ? { origin } : {}, connection: { encrypted: Boolean((req.socket as { encrypted?: boolean }).encrypted) } },
+      {
+        headers: origin ? { origin } : NO_HEADERS,
+        // Socket.IO copies the query into each handshake; a WebSocket-only
+        // client's query (EIO, transport) says nothing the gateway uses.
+        _query: NO_QUERY,
+        connection: (req.socket as { encrypted?: boolean }).encrypted ? ENCRYPTED : PLAIN,
+      },
       ws,
       this,
     );

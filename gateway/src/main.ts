@@ -1,8 +1,9 @@
 /**
  * The gateway process: parse configuration (exit 2 on a bad value), start,
- * and stop cleanly on SIGTERM/SIGINT.
+ * and drain on SIGTERM/SIGINT (see drain.ts), exiting 0.
  */
 import { ConfigError, parseGatewayConfig } from "./config.js";
+import { createDrain } from "./drain.js";
 import { createLogger } from "./log.js";
 import { createGateway } from "./server.js";
 
@@ -29,21 +30,15 @@ process.on("unhandledRejection", (reason) => {
 
 const gateway = createGateway(config, log);
 
-let stopping = false;
-async function stop(signal: string): Promise<void> {
-  if (stopping) {
-    log.warn("second signal: exiting now", { signal });
-    process.exit(1);
-  }
-  stopping = true;
-  log.info("stopping", { signal });
-  gateway.markDraining();
-  await gateway.close();
-  log.info("stopped");
-  process.exit(0);
-}
-process.on("SIGTERM", () => void stop("SIGTERM"));
-process.on("SIGINT", () => void stop("SIGINT"));
+const drain = createDrain(
+  gateway,
+  { graceMs: config.drainGraceSeconds * 1000, windowMs: config.drainSeconds * 1000 },
+  log,
+);
+const stop = (signal: string) =>
+  void drain.begin(signal).then(() => process.exit(0));
+process.on("SIGTERM", () => stop("SIGTERM"));
+process.on("SIGINT", () => stop("SIGINT"));
 
 gateway.start().catch((err) => {
   log.error("failed to start", { error: err as Error });

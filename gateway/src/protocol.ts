@@ -183,3 +183,24 @@ export interface FleetStatus {
   draining: boolean;
   ts: number;
 }
+
+/**
+ * What a client receives (`server:draining`) just before its gateway closes
+ * the connection for a deploy or scale-in. Reconnecting after
+ * `reconnectAfterMs` (through the balancer, which now routes elsewhere)
+ * spreads the reconnects of a draining gateway's clients over time.
+ */
+export interface ServerDraining {
+  reason: string;
+  reconnectAfterMs: number;
+}
+
+/**
+ * A `call:event` sent with `receipts: true` is relayed with an
+ * acknowledgement request: each member's client acknowledges it, and the
+ * sender's ack says how many did within RECEIPT_TIMEOUT_MS.
+ */
+export interface CallEventReceipts {
+  /** Members that acknowledged the event in time (the sender excluded). */
+  receipts: number;
+}

@@ -132,6 +132,7 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
         adapter,
       });
     }
+    const rateLimit = createEventRateLimit(config.limits, { metrics, log });
     const served = new Set<string>(config.namespaces);
     const dashboard = served.has(NAMESPACE.dashboard) ? server.of(NAMESPACE.dashboard) : undefined;
     if (served.has(NAMESPACE.calls)) {
@@ -139,12 +140,14 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
         gatewayId: config.gatewayId,
         maxEventDataBytes: config.maxEventDataBytes,
         maxEventDataDepth: config.limits.maxEventDataDepth,
+        receiptTimeoutMs: config.receiptTimeoutMs,
         dashboard,
         metrics,
         log,
+        rateLimit,
       });
     }
-    if (dashboard) serveDashboard(dashboard, { metrics, log });
+    if (dashboard) serveDashboard(dashboard, { metrics, log, rateLimit });
     if (dashboard) {
       fleet = serveFleet(server, dashboard, {
         gatewayId: config.gatewayId,
@@ -153,15 +156,14 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
         isDraining: () => draining,
         metrics,
         log,
+        rateLimit,
       });
     }
     admission = createAdmission({ config, bus, metrics, log });
     admission.install(server, [...served].map((name) => server.of(name)));
-    const limitEvents = createEventRateLimit(config.limits, { metrics, log });
     for (const name of served) {
       const nsp = server.of(name);
       nsp.on("connection", (socket) => {
-        limitEvents(socket);
         metrics.connectionsAccepted.inc({ namespace: name });
         socket.emit("server:hello", { gateway: config.gatewayId });
       });

@@ -46,6 +46,8 @@ export interface CallEventInput {
   callId: string;
   type: string;
   data: unknown;
+  /** Ask members to acknowledge (`receipts: true`); anything else means no. */
+  receipts: boolean;
 }
 
 /** `{ callId, type, data }`: `data` must be JSON-serialisable and within the size cap. */
@@ -74,7 +76,7 @@ export function checkCallEvent(payload: unknown, maxDataBytes: number, maxDataDe
   if (size > maxDataBytes) {
     return fail(ERROR_CODE.dataTooLarge, `data is ${size} bytes of JSON, the limit is ${maxDataBytes}`);
   }
-  return { ok: true, value: { callId: callId.value, type, data } };
+  return { ok: true, value: { callId: callId.value, type, data, receipts: payload.receipts === true } };
 }
 
 /** A full room name, `call:<id>` or `call:<tenant>:<id>` (ROOM_PATTERN). */
