@@ -5,7 +5,8 @@ import type { BenchResult } from "./result.js";
 const kb = (b: number | undefined) => (b === undefined ? "-" : (b / 1024).toFixed(2));
 const int = (v: number | undefined) => (v === undefined ? "-" : Math.round(v).toLocaleString("en"));
 const ms = (v: number | undefined) => (v === undefined ? "-" : v.toFixed(2));
-const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || a === 0 ? "-" : `${(b / a).toFixed(2)}x`);
+const ratio = (a: number | undefined, b: number | undefined) =>
+  a === undefined || b === undefined || a === 0 ? "-" : b / a > 100 ? ">100x" : `${(b / a).toFixed(2)}x`;
 
 export function benchTable(r: BenchResult): string {
   const s = r.idle.stock;
