@@ -23,6 +23,11 @@ export interface GatewayProcessOptions {
   onLine?: (line: string, stream: "stdout" | "stderr") => void;
   /** Extra node flags, e.g. ["--max-old-space-size=4096"]. */
   nodeArgs?: string[];
+  /**
+   * The server entry file to run instead of the gateway's, e.g. the bench's
+   * stock Socket.IO server. It must listen on PORT and answer 200 on /readyz.
+   */
+  entry?: string;
 }
 
 export interface GatewayProcess {
@@ -45,7 +50,7 @@ export interface GatewayProcess {
 }
 
 export function startGatewayProcess(o: GatewayProcessOptions): GatewayProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", ...(o.nodeArgs ?? []), GATEWAY_ENTRY], {
+  const child = spawn(process.execPath, ["--import", "tsx", ...(o.nodeArgs ?? []), o.entry ?? GATEWAY_ENTRY], {
     cwd: REPO_ROOT,
     env: {
       ...process.env,

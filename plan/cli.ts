@@ -1,0 +1,68 @@
+/**
+ * `npm run plan -- --connections 100000 --message-rate 2000 --room-size 4`
+ * `npm run plan -- --examples`   (100k, 500k and 1M connections)
+ *
+ * Measured inputs come from the latest bench/results/*.json (`--results F`
+ * to choose one); override any with --rss-kb, --cpu-us-per-delivery,
+ * --broker-us-per-publish. Prints the context parameters and the arithmetic.
+ */
+import { parseArgs } from "node:util";
+import { latestResultFile, measurementsFrom, type Measurements } from "./measurements.js";
+import { planDeployment, type Target } from "./plan.js";
+
+const { values } = parseArgs({
+  options: {
+    connections: { type: "string" },
+    "message-rate": { type: "string" },
+    "room-size": { type: "string", default: "4" },
+    results: { type: "string" },
+    "rss-kb": { type: "string" },
+    "cpu-us-per-delivery": { type: "string" },
+    "broker-us-per-publish": { type: "string" },
+    examples: { type: "boolean", default: false },
+  },
+});
+
+function fail(message: string): never {
+  process.stderr.write(`npm run plan: ${message}\n`);
+  process.exit(2);
+}
+function num(name: string, raw: string | undefined, min: number): number | undefined {
+  if (raw === undefined) return undefined;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v < min) fail(`--${name} ${JSON.stringify(raw)}: expected a number >= ${min}`);
+  return v;
+}
+
+const file = values.results ?? latestResultFile();
+if (!file) fail("no bench result found in bench/results/: run `npm run bench` first, or pass --results FILE");
+let m: Measurements;
+try {
+  m = measurementsFrom(file);
+} catch (err) {
+  fail((err as Error).message);
+}
+m = {
+  ...m,
+  rssPerConnection: (num("rss-kb", values["rss-kb"], 0.1) ?? m.rssPerConnection / 1024) * 1024,
+  cpuMicrosPerDelivery: num("cpu-us-per-delivery", values["cpu-us-per-delivery"], 0.1) ?? m.cpuMicrosPerDelivery,
+  brokerMicrosPerPublish: num("broker-us-per-publish", values["broker-us-per-publish"], 0.1) ?? m.brokerMicrosPerPublish,
+};
+
+// Worked examples: calls of 4 (agent, caller, supervisor, recorder), each
+// member sending about one event every 10 s (transcripts, status).
+const targets: Target[] = values.examples
+  ? [100_000, 500_000, 1_000_000].map((c) => ({ connections: c, messageRate: c / 10, roomSize: 4 }))
+  : [
+      {
+        connections: num("connections", values.connections, 1) ?? fail("--connections N is required (or --examples)"),
+        messageRate: num("message-rate", values["message-rate"], 0) ?? fail("--message-rate N (messages/s into rooms, whole fleet) is required"),
+        roomSize: num("room-size", values["room-size"], 2)!,
+      },
+    ];
+
+for (const t of targets) {
+  const plan = planDeployment(t, m);
+  process.stdout.write(`\n${plan.arithmetic.join("\n")}\n\n`);
+  process.stdout.write(`context: ${Object.entries(plan.context).map(([k, v]) => `-c ${k}=${v}`).join(" ")}\n`);
+}

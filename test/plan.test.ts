@@ -1,0 +1,59 @@
+/** The capacity planner's arithmetic: its recommendation must satisfy its own constraints. */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { DEFAULT_POLICY, planDeployment } from "../plan/plan.js";
+import type { Measurements } from "../plan/measurements.js";
+
+const measured: Measurements = {
+  source: "test",
+  rssPerConnection: 8 * 1024,
+  heapPerConnection: 5 * 1024,
+  baseRss: 100 * 2 ** 20,
+  cpuMicrosPerDelivery: 20,
+  brokerMicrosPerPublish: 10,
+  subscribersPerPublish: 4,
+  publishesPerMessage: 2,
+  brokerMicrosPerConnectionSecond: 0.5,
+  brokerCommandsPerConnectionSecond: 0.1,
+};
+
+for (const connections of [1_000, 100_000, 500_000, 1_000_000]) {
+  test(`plan for ${connections.toLocaleString("en")} connections fits its own limits`, () => {
+    const { context: c, arithmetic } = planDeployment({ connections, messageRate: connections / 10, roomSize: 4 }, measured);
+    assert.equal(c.taskCpu, 1024);
+    assert.ok([2048, 3072, 4096, 5120, 6144, 7168, 8192].includes(c.taskMemoryMiB), `Fargate 1 vCPU memory, got ${c.taskMemoryMiB}`);
+    // Memory: the connections at maxConnectionsPerTask fit within the memory share.
+    assert.ok(measured.baseRss + c.maxConnectionsPerTask * measured.rssPerConnection <= c.taskMemoryMiB * 2 ** 20 * DEFAULT_POLICY.memoryShare);
+    assert.ok(c.maxConnectionsPerTask <= DEFAULT_POLICY.maxConnectionsCap);
+    // Fleet: the autoscaling target covers everyone, and so do N-1 tasks at their maximum.
+    assert.ok(c.desiredCount * c.targetConnectionsPerTask >= connections);
+    assert.ok((c.desiredCount - 1) * c.maxConnectionsPerTask >= connections || c.desiredCount === 2);
+    assert.ok(c.maxTasks > c.desiredCount);
+    assert.ok(c.shards >= DEFAULT_POLICY.minShards);
+    assert.match(c.cacheNodeType, /^cache\.r7g\./);
+    assert.ok(arithmetic.length > 5);
+  });
+}
+
+test("more messages need more shards; so does per-connection broker work", () => {
+  const quiet = planDeployment({ connections: 1_000_000, messageRate: 1_000, roomSize: 4 }, measured).context.shards;
+  const busy = planDeployment({ connections: 1_000_000, messageRate: 1_000_000, roomSize: 4 }, measured).context.shards;
+  assert.equal(quiet, DEFAULT_POLICY.minShards);
+  assert.ok(busy > quiet);
+  const leases = planDeployment({ connections: 1_000_000, messageRate: 1_000, roomSize: 4 }, { ...measured, brokerMicrosPerConnectionSecond: 10 }).context.shards;
+  assert.equal(leases, Math.ceil((1_000_000 * 10 + 1_000 * 2 * 10 * (planSubscribers(1_000_000, measured) / 4)) / 500_000));
+});
+
+/** Expected distinct tasks holding a room of 4, as the plan computes it. */
+function planSubscribers(connections: number, m: Measurements): number {
+  const tasks = planDeployment({ connections, messageRate: 1_000, roomSize: 4 }, m).context.desiredCount;
+  return tasks * (1 - (1 - 1 / tasks) ** 4);
+}
+
+test("memory caps connections per task when each connection is heavy", () => {
+  const heavy = { ...measured, rssPerConnection: 400 * 1024 };
+  const { context: c } = planDeployment({ connections: 100_000, messageRate: 100, roomSize: 4 }, heavy);
+  assert.equal(c.taskMemoryMiB, 8192);
+  assert.ok(c.maxConnectionsPerTask < DEFAULT_POLICY.maxConnectionsCap);
+  assert.ok(heavy.baseRss + c.maxConnectionsPerTask * heavy.rssPerConnection <= 8192 * 2 ** 20 * DEFAULT_POLICY.memoryShare);
+});
