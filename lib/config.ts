@@ -395,6 +395,9 @@ export function parseConfig(context: Record<string, unknown>, environment: Recor
   if (c.authMode === "jwks" && !c.authJwksUrl) {
     throw fail("authJwksUrl", `missing: authMode=jwks needs authJwksUrl; accepted: an https:// URL.`);
   }
+  if (c.loadgenTasks > 0 && c.authMode === "jwks") {
+    throw fail("loadgenTasks", `received ${c.loadgenTasks} with authMode=jwks: the load generator can only mint HS256 tokens (authMode=hs256) or connect without one (authMode=none); accepted with jwks: 0.`);
+  }
   if (c.natGateways > c.maxAzs) {
     throw fail("natGateways", `received ${c.natGateways}, more than maxAzs (${c.maxAzs}); accepted: 1 to ${c.maxAzs}.`);
   }
