@@ -22,7 +22,7 @@ export class ConfigError extends Error {
 
 /** One context parameter: its documentation and its parser. */
 interface Param<T> {
-  readonly group: "capacity" | "gateway" | "load balancer" | "broker" | "network" | "observability";
+  readonly group: "capacity" | "gateway" | "load balancer" | "broker" | "network" | "observability" | "load generator";
   readonly doc: string;
   /** Human-readable default, for errors and docs/stack.md. */
   readonly defaultText: string;
@@ -299,7 +299,14 @@ export const CONTEXT_SCHEMA = {
   // --- observability ---------------------------------------------------------
   metricsNamespace: text({ group: "observability", doc: "CloudWatch namespace of the gateway's custom metrics (CLOUDWATCH_NAMESPACE).", pattern: /^[A-Za-z0-9_.\-/#:]{1,255}$/, accepted: "1-255 characters of A-Z a-z 0-9 . - _ / # :", default: "Switchboard" }),
   alarmEmail: optionalText({ group: "observability", doc: "Send every alarm to an SNS topic with this email subscribed.", pattern: /^[^@\s]+@[^@\s]+\.[^@\s]+$/, accepted: "an email address" }),
-  logRetentionDays: integerChoice({ group: "observability", doc: "Retention of the gateway logs and VPC flow logs.", values: [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], default: 30 }),
+  logRetentionDays: integerChoice({ group: "observability", doc: "Retention of the gateway logs, the load-generator logs and VPC flow logs.", values: [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], default: 30 }),
+
+  // --- load generator ----------------------------------------------------------
+  loadgenTasks: integer({ group: "load generator", doc: "Fargate tasks running the load generator (loadtest/main.ts, same image) against this stack's NLB, from public subnets with a public IP each. 0 = none; set it back to 0 after the test (a held test keeps its connections open).", default: 0, min: 0, max: 100 }),
+  loadgenScenario: choice({ group: "load generator", doc: "LOADGEN_SCENARIO of every load-generator task.", values: ["idle", "fanout", "churn"] as const, default: "idle" }),
+  loadgenConnections: integer({ group: "load generator", doc: "LOADGEN_CONNECTIONS: connections per load-generator task (about 15,000 per worker; nofile 65,536 gives four workers).", default: 15000, min: 1, max: 60000 }),
+  loadgenRate: integer({ group: "load generator", doc: "LOADGEN_RATE: new connections per second per task. Raise the gateway's per-IP connect limit to at least this for the test.", default: 500, min: 1, max: 10000 }),
+  loadgenHoldSeconds: integer({ group: "load generator", doc: "LOADGEN_HOLD: seconds each task holds its connections once all are open (idle scenario).", default: 300, min: 0, max: 86400 }),
 } as const;
 
 type Schema = typeof CONTEXT_SCHEMA;
@@ -387,6 +394,9 @@ export function parseConfig(context: Record<string, unknown>, environment: Recor
   }
   if (c.authMode === "jwks" && !c.authJwksUrl) {
     throw fail("authJwksUrl", `missing: authMode=jwks needs authJwksUrl; accepted: an https:// URL.`);
+  }
+  if (c.loadgenTasks > 0 && c.authMode === "jwks") {
+    throw fail("loadgenTasks", `received ${c.loadgenTasks} with authMode=jwks: the load generator can only mint HS256 tokens (authMode=hs256) or connect without one (authMode=none); accepted with jwks: 0.`);
   }
   if (c.natGateways > c.maxAzs) {
     throw fail("natGateways", `received ${c.natGateways}, more than maxAzs (${c.maxAzs}); accepted: 1 to ${c.maxAzs}.`);

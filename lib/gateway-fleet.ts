@@ -62,6 +62,8 @@ export interface GatewayFleetProps {
 export class GatewayFleet extends Construct {
   readonly taskDefinition: ecs.FargateTaskDefinition;
   readonly container: ecs.ContainerDefinition;
+  /** The gateway image (one Docker asset; the load generator runs the same image). */
+  readonly image: ecs.ContainerImage;
   readonly service: ecs.FargateService;
   readonly securityGroup: ec2.SecurityGroup;
   readonly logGroup: logs.LogGroup;
@@ -139,15 +141,16 @@ export class GatewayFleet extends Construct {
     if (props.authSecret) secrets.AUTH_SECRET = ecs.Secret.fromSecretsManager(props.authSecret);
 
     const nofile = nofileLimit(config.maxConnectionsPerTask);
+    this.image = ecs.ContainerImage.fromAsset(REPO_ROOT, {
+      file: "gateway/Dockerfile",
+      platform: arm ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
+      exclude: imageExcludes(),
+      // .dockerignore semantics: "lib" means the root lib/ only. The default
+      // glob mode matches base names anywhere and would also drop gateway/src/lib.
+      ignoreMode: IgnoreMode.DOCKER,
+    });
     this.container = this.taskDefinition.addContainer(CONTAINER_NAME, {
-      image: ecs.ContainerImage.fromAsset(REPO_ROOT, {
-        file: "gateway/Dockerfile",
-        platform: arm ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
-        exclude: imageExcludes(),
-        // .dockerignore semantics: "lib" means the root lib/ only. The default
-        // glob mode matches base names anywhere and would also drop gateway/src/lib.
-        ignoreMode: IgnoreMode.DOCKER,
-      }),
+      image: this.image,
       environment,
       secrets,
       portMappings: [{ containerPort: GATEWAY_PORT, protocol: ecs.Protocol.TCP }],

@@ -1,4 +1,5 @@
 import { CfnOutput, Duration, Stack, Validations, type StackProps } from "aws-cdk-lib";
+import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as ecs from "aws-cdk-lib/aws-ecs";
 import type * as elbv2 from "aws-cdk-lib/aws-elasticloadbalancingv2";
 import * as logs from "aws-cdk-lib/aws-logs";
@@ -8,6 +9,7 @@ import { Bus } from "./bus.js";
 import type { SwitchboardConfig } from "./config.js";
 import { GatewayFleet, CONTAINER_NAME, GATEWAY_PORT } from "./gateway-fleet.js";
 import { SocketLoadBalancer } from "./load-balancer.js";
+import { LoadGenerator } from "./load-generator.js";
 import { Network } from "./network.js";
 import { Observability } from "./observability.js";
 
@@ -32,6 +34,8 @@ export class SwitchboardStack extends Stack {
   readonly cluster: ecs.Cluster;
   readonly fleets: readonly FleetResources[];
   readonly observability: Observability;
+  /** Only with loadgenTasks > 0. */
+  readonly loadGenerator?: LoadGenerator;
 
   constructor(scope: Construct, id: string, props: SwitchboardStackProps) {
     super(scope, id, props);
@@ -118,6 +122,25 @@ export class SwitchboardStack extends Stack {
       });
       return { bus, gateways, listener, targetGroup };
     });
+
+    if (config.loadgenTasks > 0) {
+      // Against the first fleet's listener, the way clients connect.
+      const target = this.fleets[0]!;
+      const port = target.gateways.fleet.port;
+      this.loadGenerator = new LoadGenerator(this, "LoadGenerator", {
+        cluster: this.cluster,
+        subnets: { subnetType: ec2.SubnetType.PUBLIC },
+        config,
+        image: target.gateways.image,
+        url: `${config.certificateArn ? "https" : "http"}://${this.loadBalancer.loadBalancer.loadBalancerDnsName}:${port}`,
+        port,
+        authSecret,
+      });
+      new CfnOutput(this, "LoadGeneratorLogGroup", {
+        description: "Log group of the load generator: query `filter msg = \"loadtest summary\"` (docs/performance.md)",
+        value: this.loadGenerator.logGroup.logGroupName,
+      });
+    }
 
     this.observability = new Observability(this, "Observability", {
       config,
