@@ -17,6 +17,15 @@ import { DEV_TENANT } from "../topology/dev-auth.js";
  * needs one reconnect attempt (capped at 2 s in bus.ts) and a topology
  * refresh; 5 s on top for a loaded 2-core machine.
  */
+/**
+ * Redis answers an SPUBLISH and pushes the message to subscribers from the
+ * same event-loop cycle, writing client buffers one after the other: a
+ * SIGKILL can land after the publisher's reply left and before the
+ * subscriber's push did. A message sent this shortly before the kill may be
+ * acknowledged and still lost (at-most-once pub/sub; seen once at -2 ms).
+ */
+const KILL_RACE_MS = 100;
+
 export const FAILOVER_GAP_BOUND_MS = NODE_TIMEOUT_MS + 1500 + 2000 + 1000 + 5000;
 
 export const primaryFailover: FaultScenario = {
@@ -69,7 +78,12 @@ export const primaryFailover: FaultScenario = {
         bound("gap", `${gapMs} ms`, `<= ${FAILOVER_GAP_BOUND_MS} ms (node timeout ${NODE_TIMEOUT_MS} + election 1500 + reconnect 2000 + refresh 1000 + 5000 margin)`, gapMs <= FAILOVER_GAP_BOUND_MS),
         bound("resumed", resumedAt === undefined ? "never" : `${resumedAt - killedAt} ms after the kill`, "deliveries resume", resumedAt !== undefined),
         bound("lost after resubscribe", lostAfterResume ?? "never resubscribed", `0 once all ${subscribers} gateways in the room are subscribed on the new primary`, lostAfterResume === 0),
-        bound("lost", result.lost, "only messages acked between the promotion and the last resubscription", result.lost === stream.lostSentBetween(killedAt, resubscribedAt ?? Infinity)),
+        bound(
+          "lost",
+          result.lost,
+          `only messages in flight at the kill (sent up to ${KILL_RACE_MS} ms before it) or acked before the last resubscription`,
+          result.lost === stream.lostSentBetween(killedAt - KILL_RACE_MS, resubscribedAt ?? Infinity),
+        ),
         bound("ack timeouts", result.ackTimeouts, "0: a publish to a dead shard fails within PUBLISH_TIMEOUT_MS", result.ackTimeouts === 0),
         bound("gateways restarted", alive ? 0 : "some", "0", alive),
       ],
