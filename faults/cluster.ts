@@ -8,6 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import type { RedisCluster } from "../topology/index.js";
 import { callRoom } from "../gateway/src/protocol.js";
+import { roomChannel } from "../gateway/src/channels.js";
 import { DEV_TENANT } from "../topology/dev-auth.js";
 
 const run = promisify(execFile);
@@ -33,10 +34,8 @@ export interface ClusterNode {
   slots: Array<[number, number]>;
 }
 
-/** The sharded adapter's channel for a room (dynamic mode): `socket.io#<nsp>#<room>#`. */
-export function roomChannel(namespace: string, room: string): string {
-  return `socket.io#${namespace}#${room}#`;
-}
+/** The sharded adapter's channel for a room: the one naming rule, pinned against the adapter by test/emitter-channels. */
+export { roomChannel } from "../gateway/src/channels.js";
 
 /** `CLUSTER NODES` as seen from the first node that answers. */
 export async function clusterNodes(redis: RedisCluster): Promise<ClusterNode[]> {
@@ -157,4 +156,9 @@ export async function moveSlot(redis: RedisCluster, slot: number, toPort: number
 export async function subscribersOf(redis: RedisCluster, channel: string): Promise<number> {
   const owner = ownerOf(await clusterNodes(redis), slotOf(channel));
   return Number((await cli(owner.port, "PUBSUB", "SHARDNUMSUB", channel)).trim().split("\n")[1] ?? 0);
+}
+
+/** The port of the live primary that serves `key`'s slot (a channel name hashes like a key). */
+export async function primaryFor(redis: RedisCluster, key: string): Promise<number> {
+  return ownerOf(await clusterNodes(redis), slotOf(key)).port;
 }

@@ -41,6 +41,19 @@ export function nofileLimit(maxConnectionsPerTask: number): number {
   return Math.min(1048576, Math.max(65536, maxConnectionsPerTask * 2));
 }
 
+/**
+ * awslogs in non-blocking mode: a CloudWatch Logs hiccup must not block
+ * stdout and with it the event loop that carries every socket of the task.
+ */
+export function nonBlockingLogs(logGroup: logs.ILogGroup, streamPrefix: string): ecs.LogDriver {
+  return ecs.LogDrivers.awsLogs({
+    logGroup,
+    streamPrefix,
+    mode: ecs.AwsLogDriverMode.NON_BLOCKING,
+    maxBufferSize: Size.mebibytes(25),
+  });
+}
+
 export interface GatewayFleetProps {
   readonly cluster: ecs.ICluster;
   readonly subnets: ec2.SubnetSelection;
@@ -158,14 +171,7 @@ export class GatewayFleet extends Construct {
       // 120 s is Fargate's maximum: SIGTERM -> /readyz 503 -> grace ->
       // disconnects spread over DRAIN_SECONDS (< 120, validated) -> exit 0.
       stopTimeout: Duration.seconds(STOP_TIMEOUT_SECONDS),
-      logging: ecs.LogDrivers.awsLogs({
-        logGroup: this.logGroup,
-        streamPrefix: fleet.name,
-        // Non-blocking: a CloudWatch Logs hiccup must not block stdout and
-        // with it the event loop that carries every socket of the task.
-        mode: ecs.AwsLogDriverMode.NON_BLOCKING,
-        maxBufferSize: Size.mebibytes(25),
-      }),
+      logging: nonBlockingLogs(this.logGroup, fleet.name),
       // No container HEALTHCHECK: the NLB probes /readyz.
     });
 

@@ -1,10 +1,11 @@
-import { RemovalPolicy, Size, Validations } from "aws-cdk-lib";
+import { RemovalPolicy, Validations } from "aws-cdk-lib";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as ecs from "aws-cdk-lib/aws-ecs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
 import type { SwitchboardConfig } from "./config.js";
+import { nonBlockingLogs } from "./gateway-fleet.js";
 
 /** Container name of the load generator. */
 export const LOADGEN_CONTAINER_NAME = "loadgen";
@@ -83,13 +84,7 @@ export class LoadGenerator extends Construct {
       environment,
       secrets,
       ulimits: [{ name: ecs.UlimitName.NOFILE, softLimit: LOADGEN_NOFILE, hardLimit: LOADGEN_NOFILE }],
-      logging: ecs.LogDrivers.awsLogs({
-        logGroup: this.logGroup,
-        streamPrefix: "loadgen",
-        // Same reason as the gateway: stdout must never block the event loop.
-        mode: ecs.AwsLogDriverMode.NON_BLOCKING,
-        maxBufferSize: Size.mebibytes(25),
-      }),
+      logging: nonBlockingLogs(this.logGroup, "loadgen"),
     });
 
     Validations.of(this.taskDefinition.obtainExecutionRole()).acknowledge({

@@ -11,7 +11,7 @@ import { CLIENT_EVENT, NAMESPACE } from "../gateway/src/protocol.js";
 import { startTopology, type Topology } from "../topology/index.js";
 import { closeAllClients, connectClient, nextEvent, sleep, type ConnectedClient } from "./support/clients.js";
 import { startEmitterProcess, type EmitterProcess } from "./support/emitter-process.js";
-import { primaryFor } from "./support/slots.js";
+import { primaryFor } from "../faults/cluster.js";
 
 const ROOM = "call:acme:failover";
 const NODE_TIMEOUT_MS = 2000;
@@ -39,7 +39,7 @@ describe("emitter delivery across a broker failover", () => {
     assert.equal(first.receipt.receivers, 2);
     assert.deepEqual(await Promise.all(before), ["before", "before"]);
 
-    const owner = primaryFor(topo.redis, roomChannel(NAMESPACE.calls, ROOM));
+    const owner = await primaryFor(topo.redis, roomChannel(NAMESPACE.calls, ROOM));
     const killedAt = Date.now();
     topo.redis.signal(owner, "SIGKILL");
 
@@ -59,7 +59,7 @@ describe("emitter delivery across a broker failover", () => {
       outcomes.push(r.ok ? `#${seq} ok after ${r.attempts} attempt(s), receivers ${r.receipt.receivers}` : `#${seq} ${r.error.code}`);
       await sleep(250);
     }
-    const newOwner = primaryFor(topo.redis, roomChannel(NAMESPACE.calls, ROOM));
+    const newOwner = await primaryFor(topo.redis, roomChannel(NAMESPACE.calls, ROOM));
     console.log(`failover: primary ${owner} killed, slot now on ${newOwner}; ${Date.now() - killedAt} ms to delivery; ${outcomes.join("; ")}`);
     assert.notEqual(newOwner, owner, "a replica took over the slot");
     assert.ok(received.every((r) => r.length > 0), `members received ${JSON.stringify(received)}; publishes: ${outcomes.join("; ")}`);

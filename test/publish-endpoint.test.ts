@@ -9,7 +9,7 @@ import { roomChannel } from "../gateway/src/channels.js";
 import { CLIENT_EVENT, ERROR_CODE, NAMESPACE, PUBLISH_PATH, SERVER_EVENT, type RelayedCallEvent } from "../gateway/src/protocol.js";
 import { freePorts, startTopology, type GatewayProcess, type Topology } from "../topology/index.js";
 import { closeAllClients, collect, connectClient, nextEvent, sleep } from "./support/clients.js";
-import { primaryFor } from "./support/slots.js";
+import { primaryFor } from "../faults/cluster.js";
 
 const SECRET = "test-publish-secret-0123456789abcdef";
 const MAX_BYTES = 2048;
@@ -176,7 +176,7 @@ describe("POST /v1/publish", () => {
 
   it("503 when the bus does not acknowledge (the room's shard is stalled), then 202 again", async () => {
     const room = "call:stalled";
-    const owner = primaryFor(topo.redis, roomChannel(NAMESPACE.calls, room));
+    const owner = await primaryFor(topo.redis, roomChannel(NAMESPACE.calls, room));
     topo.redis.signal(owner, "SIGSTOP");
     try {
       const res = await post(a, { room, event: "status", namespace: NAMESPACE.calls });

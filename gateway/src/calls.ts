@@ -4,7 +4,8 @@
  * Each relayed event is also delivered to the call's watchers in /dashboard.
  */
 import type { Namespace, Socket } from "socket.io";
-import { emitConfirmed, roomReady } from "./adapter.js";
+import { emitConfirmed } from "./adapter.js";
+import { enterCallRoom, leaveCallRoom } from "./call-membership.js";
 import { attachClientEvents, routeClientEvent } from "./client-events.js";
 import type { Logger } from "./log.js";
 import type { GatewayMetrics } from "./metrics.js";
@@ -17,8 +18,8 @@ import {
   type CallEventReceipts,
   type RelayedCallEvent,
 } from "./protocol.js";
-import { authorizeRoom, roomOf } from "./room-policy.js";
-import { checkCallEvent, checkCallRef } from "./validation.js";
+import { roomOf } from "./room-policy.js";
+import { checkCallEvent } from "./validation.js";
 
 export interface CallsDeps {
   gatewayId: string;
@@ -35,28 +36,10 @@ export interface CallsDeps {
 }
 
 export function serveCalls(calls: Namespace, deps: CallsDeps): void {
-  routeClientEvent(calls, CLIENT_EVENT.join, join, deps);
-  routeClientEvent(calls, CLIENT_EVENT.leave, leave, deps);
+  routeClientEvent(calls, CLIENT_EVENT.join, (socket, payload) => enterCallRoom(socket, payload, "join"), deps);
+  routeClientEvent(calls, CLIENT_EVENT.leave, leaveCallRoom, deps);
   routeClientEvent(calls, CLIENT_EVENT.callEvent, (socket, payload) => relay(calls, socket, payload, deps), deps);
   calls.on("connection", attachClientEvents);
-}
-
-async function join(socket: Socket, payload: unknown): Promise<Ack<{ room: string }>> {
-  const ref = checkCallRef(payload);
-  if (!ref.ok) return ref;
-  const allowed = await authorizeRoom(socket, { action: "join", callId: ref.value.callId });
-  if (!allowed.ok) return allowed;
-  await socket.join(allowed.room);
-  // Ack only once this gateway hears the room: see roomReady.
-  await roomReady(socket.nsp, allowed.room);
-  return { ok: true, room: allowed.room };
-}
-
-async function leave(socket: Socket, payload: unknown): Promise<Ack> {
-  const ref = checkCallRef(payload);
-  if (!ref.ok) return ref;
-  await socket.leave(roomOf(socket, ref.value.callId));
-  return { ok: true };
 }
 
 async function relay(calls: Namespace, socket: Socket, payload: unknown, deps: CallsDeps): Promise<Ack<Partial<CallEventReceipts>>> {

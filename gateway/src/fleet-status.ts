@@ -12,25 +12,23 @@
  */
 import type { Namespace, Server, Socket } from "socket.io";
 import { emitConfirmed, roomReady } from "./adapter.js";
-import type { Bus } from "./bus.js";
 import { routeClientEvent } from "./client-events.js";
 import type { Logger } from "./log.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { EventRateLimit } from "./event-rate.js";
 import { FLEET, type Ack, type FleetStatus, type ShardChannels } from "./protocol.js";
-import { countShardChannels } from "./shard-channels.js";
+import type { ShardChannelWatch } from "./shard-channels.js";
 
 /**
  * Two seconds keeps the console live; a page drops a gateway silent for 10 s
  * (five missed reports), so one slow tick does not make a gateway vanish.
  */
 export const FLEET_STATUS_INTERVAL_MS = 2000;
-/** Below the interval, so a slow shard cannot make ticks pile up. */
-const SHARD_COUNT_TIMEOUT_MS = 1500;
 
 export interface FleetDeps {
   gatewayId: string;
-  bus: Bus;
+  /** The shard poller /metrics reads too: one poll refreshes both. */
+  shards: ShardChannelWatch;
   /** The namespaces this gateway serves, to count their sockets. */
   namespaces: readonly string[];
   isDraining(): boolean;
@@ -56,7 +54,7 @@ export function serveFleet(io: Server, dashboard: Namespace, deps: FleetDeps): F
     const connections: Record<string, number> = {};
     for (const name of deps.namespaces) connections[name] = io.of(name).sockets.size;
     let shards: ShardChannels[] = [];
-    if (withShards) shards = await countShardChannels(deps.bus, SHARD_COUNT_TIMEOUT_MS).catch(() => []);
+    if (withShards) shards = await deps.shards.refresh().then(() => deps.shards.last(), () => []);
     return { gateway: deps.gatewayId, connections, shards, draining: deps.isDraining(), ts: Date.now() };
   }
 

@@ -151,7 +151,7 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
     if (dashboard) {
       fleet = serveFleet(server, dashboard, {
         gatewayId: config.gatewayId,
-        bus,
+        shards: shardChannels,
         namespaces: [...served],
         isDraining: () => draining,
         metrics,
