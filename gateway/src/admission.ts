@@ -40,6 +40,16 @@ function releaseOnDisconnect(this: Socket): void {
   releases.get(this)?.();
   releases.delete(this);
 }
+/**
+ * Until a socket connects, its transport may close first (Socket.IO then
+ * drops it without a "disconnect"), so admission listens for that close;
+ * once connected, "disconnect" covers it and the close listener goes, which
+ * leaves an idle connection with no listener of ours on its transport.
+ */
+function stopWatchingTransport(socket: Socket): void {
+  const release = releases.get(socket);
+  if (release) socket.conn.off("close", release);
+}
 
 export function createAdmission({ config, bus, metrics, log }: AdmissionDeps): Admission {
   const { auth, limits } = config;
@@ -139,6 +149,7 @@ export function createAdmission({ config, bus, metrics, log }: AdmissionDeps): A
       // from holding sockets there.
       server.of("/").use((socket, next) => refuse(socket, next, CONNECT_ERROR_CODE.namespaceNotServed, "connect to /calls or /dashboard"));
       for (const nsp of namespaces) {
+        nsp.on("connection", stopWatchingTransport);
         nsp.use((socket, next) => {
           admit(socket, next).catch((err) => {
             log.error("admission failed", { namespace: nsp.name, error: err as Error });

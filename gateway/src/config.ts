@@ -61,8 +61,10 @@ export interface GatewayConfig {
   /**
    * Which Engine.IO server carries the WebSocket connections (`ENGINE`,
    * default `lean`): `lean` is this project's WebSocket-only engine
-   * (lean-engine.ts, less than half the heap per idle connection); `stock` is
-   * the `engine.io` package, for comparison or if you need long-polling later.
+   * (lean-engine.ts: its own WebSocket framing, Engine.IO session and
+   * Socket.IO client role in one object per connection, about a third of the
+   * stock heap per idle connection); `stock` is `engine.io` + `ws`, for
+   * comparison or if you need long-polling later.
    */
   engine: "lean" | "stock";
   /** Largest Socket.IO frame accepted, in bytes (`MAX_FRAME_BYTES`, default 32768); a larger one closes that connection. */

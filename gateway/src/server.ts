@@ -114,7 +114,7 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
         pingTimeoutMs: config.pingTimeoutMs,
         maxPayload: config.maxFrameBytes,
       });
-      server.bind(engine as unknown as Parameters<Server["bind"]>[0]);
+      engine.attach(server);
       http.on("upgrade", (req, socket, head) => {
         if (engine!.handles(req.url)) engine!.handleUpgrade(req, socket, head);
         else socket.destroy();
