@@ -19,6 +19,7 @@ const PING_INTERVAL_MS = 300;
 const PING_TIMEOUT_MS = 400;
 const MAX_PAYLOAD = 64 * 1024;
 const CONNECT_TIMEOUT_MS = 1500;
+const CLOSE_TIMEOUT_MS = 800;
 
 function once<T = unknown>(emitter: { once(event: string, fn: (...args: any[]) => void): unknown }, event: string, timeoutMs = 5000): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -50,7 +51,7 @@ describe("lean engine", () => {
       res.writeHead(404).end();
     });
     io = new Server({ serveClient: false, connectTimeout: CONNECT_TIMEOUT_MS });
-    engine = new LeanEngine({ path: "/socket.io/", pingIntervalMs: PING_INTERVAL_MS, pingTimeoutMs: PING_TIMEOUT_MS, maxPayload: MAX_PAYLOAD });
+    engine = new LeanEngine({ path: "/socket.io/", pingIntervalMs: PING_INTERVAL_MS, pingTimeoutMs: PING_TIMEOUT_MS, maxPayload: MAX_PAYLOAD, closeTimeoutMs: CLOSE_TIMEOUT_MS });
     engine.attach(io);
     http.on("upgrade", (req, socket, head) => {
       if (engine.handles(req.url)) engine.handleUpgrade(req, socket, head);
@@ -269,6 +270,108 @@ describe("lean engine", () => {
     const closed = once(ws, "close");
     ws.send(Buffer.from([1, 2, 3]));
     await closed;
+  });
+
+  it("keeps a client whose pong comes late but within pingTimeout", async () => {
+    const ws = new WebSocket(`${url.replace("http", "ws")}/socket.io/?EIO=4&transport=websocket`, { perMessageDeflate: false });
+    let pings = 0;
+    ws.on("message", (m: Buffer) => {
+      if (m.toString() !== "2") return;
+      pings++;
+      setTimeout(() => ws.readyState === WebSocket.OPEN && ws.send("3"), PING_TIMEOUT_MS - 70);
+    });
+    await once(ws, "open");
+    ws.send("40/calls,");
+    const closed = new Promise((resolve) => ws.once("close", () => resolve("closed")));
+    assert.equal(await Promise.race([closed, sleep(PING_INTERVAL_MS * 8).then(() => "open")]), "open");
+    assert.ok(pings >= 3, `${pings} pings`);
+    ws.close();
+  });
+
+  it("cuts a closed connection at a fixed deadline even if the peer keeps sending", async () => {
+    const serverSide = once<Socket>(io.of("/calls"), "connection");
+    const port = Number(new URL(url).port);
+    // Half-open allowed: the peer does not end its side when ours ends.
+    const raw = tcpConnect({ port, host: "127.0.0.1", allowHalfOpen: true });
+    await once(raw, "connect");
+    raw.write(
+      "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    );
+    await once(raw, "data");
+    // A masked "40/calls," text frame.
+    const payload = Buffer.from("40/calls,");
+    const mask = Buffer.from([1, 2, 3, 4]);
+    raw.write(Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, Buffer.from(payload.map((b, i) => b ^ mask[i & 3]))]));
+    const s = await serverSide;
+    const ended = new Promise((resolve) => raw.once("close", resolve));
+    raw.on("data", () => {});
+    raw.on("error", () => {});
+    s.conn.close();
+    // Never answer the close; keep trickling bytes of a frame that never completes.
+    const trickle = setInterval(() => raw.writable && raw.write(Buffer.from([0x81])), CLOSE_TIMEOUT_MS / 4);
+    // The old idle-timeout rule was 10 s, reset by every byte: it would still be open.
+    const outcome = await Promise.race([ended.then(() => "cut"), sleep(CLOSE_TIMEOUT_MS * 4).then(() => "still open")]);
+    clearInterval(trickle);
+    raw.destroy();
+    assert.equal(outcome, "cut");
+  });
+
+  it("sends ArrayBuffers and typed arrays as their bytes, and stays usable", async () => {
+    const serverSide = once<Socket>(io.of("/calls"), "connection");
+    const c = client();
+    await once(c, "connect");
+    const s = await serverSide;
+    const got = new Promise<unknown[]>((resolve) => c.on("bin", (...args: unknown[]) => resolve(args)));
+    s.emit("bin", Uint8Array.from([1, 2, 3]).buffer, new Float32Array([1.5, 2.5]), new DataView(Uint8Array.from([7, 8]).buffer));
+    // socket.io-client hands binary over as a Buffer in Node (an ArrayBuffer in browsers).
+    const bytes = (x: unknown) => [...(x instanceof ArrayBuffer ? new Uint8Array(x) : new Uint8Array((x as Buffer).buffer, (x as Buffer).byteOffset, (x as Buffer).byteLength))];
+    const [ab, f32, dv] = await got;
+    assert.deepEqual(bytes(ab), [1, 2, 3]);
+    assert.deepEqual(bytes(f32), [...new Uint8Array(new Float32Array([1.5, 2.5]).buffer)]);
+    assert.deepEqual(bytes(dv), [7, 8]);
+    s.on("after", (ack: (x: string) => void) => ack("alive"));
+    assert.equal(await c.timeout(2000).emitWithAck("after"), "alive");
+  });
+
+  it("reports the client's query in the handshake, and Engine.IO's own when it added none", async () => {
+    let serverSide = once<Socket>(io.of("/calls"), "connection");
+    const c = client("/calls", { query: { room: "r1", lang: "fr" } });
+    await once(c, "connect");
+    assert.deepEqual({ ...(await serverSide).handshake.query }, { room: "r1", lang: "fr", EIO: "4", transport: "websocket" });
+    serverSide = once<Socket>(io.of("/calls"), "connection");
+    const d = client();
+    await once(d, "connect");
+    assert.deepEqual({ ...(await serverSide).handshake.query }, { EIO: "4", transport: "websocket" });
+  });
+
+  it("closes a client that sends a ping (server to client only in Engine.IO v4) as a transport error", async () => {
+    const serverSide = once<Socket>(io.of("/calls"), "connection");
+    const ws = new WebSocket(`${url.replace("http", "ws")}/socket.io/?EIO=4&transport=websocket`, { perMessageDeflate: false });
+    await once(ws, "open");
+    ws.send("40/calls,");
+    const s = await serverSide;
+    const reason = once<string>(s, "disconnect");
+    ws.send("2");
+    assert.equal(await reason, "transport error");
+  });
+
+  it("refuses new connections once closed (503)", async () => {
+    const other = createServer();
+    const closedEngine = new LeanEngine({ path: "/socket.io/", pingIntervalMs: 1000, pingTimeoutMs: 1000, maxPayload: 1024 });
+    closedEngine.attach(new Server({ serveClient: false }));
+    other.on("upgrade", (req, socket, head) => closedEngine.handleUpgrade(req, socket, head));
+    await new Promise<void>((r) => other.listen(0, "127.0.0.1", r));
+    closedEngine.close();
+    const ws = new WebSocket(`ws://127.0.0.1:${(other.address() as AddressInfo).port}/socket.io/?EIO=4&transport=websocket`);
+    const status = await new Promise<number>((resolve, reject) => {
+      ws.on("unexpected-response", (_req, r) => resolve(r.statusCode ?? 0));
+      ws.on("open", () => reject(new Error("accepted after close")));
+      ws.on("error", () => {});
+    });
+    assert.equal(status, 503);
+    assert.equal(closedEngine.clientsCount, 0);
+    other.close();
   });
 
   it("refuses handshakes it cannot serve with Engine.IO's error codes", async () => {

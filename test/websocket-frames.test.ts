@@ -390,12 +390,23 @@ describe("readFrames", () => {
       const conn = new Recorder();
       readFrames(conn, frame.subarray(0, 50_000), MAX);
       assert.equal(conn.wsPartial?.length, 50_000);
+      assert.ok(conn.wsPartial!.buffer.byteLength <= 100_000, `holds ${conn.wsPartial!.buffer.byteLength} bytes for 50,000 received`);
       readFrames(conn, frame.subarray(50_000, 150_000), MAX);
       assert.equal(conn.wsPartial?.length, 150_000);
       readFrames(conn, Buffer.concat([frame.subarray(150_000), clientFrame(OPCODE.text, "next")]), MAX);
       assert.deepEqual(conn.events, [binary(payload), text("next")]);
       assert.ok(conn.idle);
     });
+  });
+
+  it("reserves memory for the bytes received, not for the length a header claims", () => {
+    // A header claiming 1 MB, then silence: what the connection holds must stay tiny.
+    const header = clientFrame(OPCODE.binary, Buffer.alloc(1_000_000)).subarray(0, 14 + 10);
+    const conn = new Recorder();
+    readFrames(conn, header, 2_000_000);
+    assert.equal(conn.wsPartial?.length, 24);
+    assert.ok(conn.wsPartial!.buffer.byteLength <= 1024, `holds ${conn.wsPartial!.buffer.byteLength} bytes for a 24-byte start`);
+    assert.deepEqual(conn.events, []);
   });
 
   it("rereads the connection's fields after each handler call", () => {

@@ -47,14 +47,11 @@ export interface PacketDecoder {
 type SocketInternals = Socket & { _onpacket(p: Packet): void; _onclose(reason: string, description?: unknown): void; _onerror(err: Error): void };
 
 const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
-const NO_QUERY: Record<string, string> = Object.freeze({}) as Record<string, string>;
 const ENCRYPTED = Object.freeze({ encrypted: true });
 const PLAIN = Object.freeze({ encrypted: false });
 const WRITABLE = Object.freeze({ name: "websocket", writable: true });
 const BUSY = Object.freeze({ name: "websocket", writable: false });
 const PING_FRAME = textFrame("2");
-/** A peer that never answers our close frame is cut off after this long. */
-const CLOSE_TIMEOUT_MS = 10_000;
 
 export const CONNECTION = Symbol("leanConnection");
 /** The upgraded socket: a `net.Socket` (or `tls.TLSSocket`), typed as Node's upgrade event gives it. */
@@ -63,12 +60,15 @@ type Tcp = Duplex & { [CONNECTION]?: LeanConnection; setTimeout(ms: number): voi
 export class LeanConnection extends SmallEmitter implements FrameReaderState, FrameHandler {
   /** "closing": the peer asked to close; packets it sent before that are still being delivered. */
   readyState: "open" | "closing" | "closed" = "open";
-  /** 0 when the peer has answered; otherwise when the unanswered ping was sent. */
-  pingSentAt = 0;
+  /**
+   * The engine's wheel tick at which the unanswered ping was sent, 0 when the
+   * peer has answered, negative once another packet has extended the wait
+   * (as Engine.IO does, once per ping). Ticks, not timestamps: a small
+   * integer is stored in the object, a timestamp costs a heap number.
+   */
+  pingTick = 0;
   /** The heartbeat bucket this connection sits in. */
   bucket = 0;
-  /** When the client must have opened a namespace (Socket.IO's `connectTimeout`); 0 once it has. */
-  connectDeadline = 0;
   wsPartial: Buffer | undefined = undefined;
   wsFragments: Buffer[] | undefined = undefined;
   wsFragmentsBinary = false;
@@ -84,6 +84,8 @@ export class LeanConnection extends SmallEmitter implements FrameReaderState, Fr
     readonly remoteAddress: string,
     /** The only request header kept: Socket.IO reports it in `handshake.headers` and `xdomain`. */
     private readonly origin: string | undefined,
+    /** The upgrade URL's query, for `socket.handshake.query` (shared when it is only Engine.IO's own). */
+    private readonly query: Record<string, string>,
     private readonly encrypted: boolean,
     private readonly tcp: Tcp,
     private readonly engine: LeanEngine,
@@ -99,12 +101,15 @@ export class LeanConnection extends SmallEmitter implements FrameReaderState, Fr
   get conn(): this {
     return this;
   }
-  /** What Socket.IO reads to build `socket.handshake` (and returns as `socket.request`), rebuilt on demand. */
+  /**
+   * What Socket.IO reads to build `socket.handshake` (and returns as
+   * `socket.request`): rebuilt on each access from the few things kept, so
+   * properties set on it do not stay, and `headers` holds only `origin`.
+   */
   get request() {
     return {
       headers: this.origin === undefined ? NO_HEADERS : { origin: this.origin },
-      // A WebSocket-only client's query (EIO, transport) says nothing the gateway uses.
-      _query: NO_QUERY,
+      _query: this.query,
       url: this.engine.path,
       connection: this.encrypted ? ENCRYPTED : PLAIN,
     };
@@ -121,15 +126,15 @@ export class LeanConnection extends SmallEmitter implements FrameReaderState, Fr
   // ---- Engine.IO: writing -------------------------------------------------
 
   /** Sends one Engine.IO message packet: text gets the "4" prefix, binary goes as is. */
-  write(data: string | Buffer, opts?: { wsPreEncodedFrame?: Buffer[] }, cb?: (err?: Error | null) => void): this {
+  write(data: string | Buffer | ArrayBuffer | ArrayBufferView, opts?: { wsPreEncodedFrame?: Buffer[] }, cb?: (err?: Error | null) => void): this {
     if (this.readyState !== "open") return this;
     // Broadcasts arrive with the frame already built once for all receivers.
     if (opts?.wsPreEncodedFrame) this.writeFrame(opts.wsPreEncodedFrame, cb);
     else if (typeof data === "string") this.tcp.write(textFrame("4" + data), cb);
-    else this.writeFrame(binaryFrame(data), cb);
+    else this.writeFrame(binaryFrame(asBuffer(data)), cb);
     return this;
   }
-  send(data: string | Buffer, opts?: { wsPreEncodedFrame?: Buffer[] }, cb?: (err?: Error | null) => void): this {
+  send(data: string | Buffer | ArrayBuffer | ArrayBufferView, opts?: { wsPreEncodedFrame?: Buffer[] }, cb?: (err?: Error | null) => void): this {
     return this.write(data, opts, cb);
   }
 
@@ -140,9 +145,12 @@ export class LeanConnection extends SmallEmitter implements FrameReaderState, Fr
     }
     // Header and payload leave in one writev.
     this.tcp.cork();
-    for (let i = 0; i < parts.length - 1; i++) this.tcp.write(parts[i]);
-    this.tcp.write(parts[parts.length - 1], cb);
-    this.tcp.uncork();
+    try {
+      for (let i = 0; i < parts.length - 1; i++) this.tcp.write(parts[i]);
+      this.tcp.write(parts[parts.length - 1], cb);
+    } finally {
+      this.tcp.uncork();
+    }
   }
 
   /** Closes the connection; queued frames are sent first (the close frame follows them). */
@@ -153,8 +161,8 @@ export class LeanConnection extends SmallEmitter implements FrameReaderState, Fr
   }
 
   /** @internal */
-  ping(now: number): void {
-    this.pingSentAt = now;
+  ping(tick: number): void {
+    this.pingTick = tick;
     this.tcp.write(PING_FRAME);
   }
 
@@ -165,7 +173,11 @@ export class LeanConnection extends SmallEmitter implements FrameReaderState, Fr
     this.finish(reason, description);
   }
 
-  /** Sends a close frame, half-closes, and cuts the socket if the peer never finishes the close. */
+  /**
+   * Sends a close frame, half-closes, and cuts the socket at a fixed
+   * deadline if the peer never finishes the close (an idle timeout would
+   * let a peer that keeps sending hold it open forever).
+   */
   private endTransport(frame: Buffer): void {
     const tcp = this.tcp;
     if (!tcp.writable) {
@@ -173,8 +185,7 @@ export class LeanConnection extends SmallEmitter implements FrameReaderState, Fr
       return;
     }
     tcp.end(frame);
-    tcp.setTimeout(CLOSE_TIMEOUT_MS);
-    tcp.once("timeout", destroyTcp);
+    setTimeout(destroyTcp, this.engine.closeTimeoutMs, tcp).unref();
   }
 
   // ---- WebSocket frames in (FrameHandler) ---------------------------------
@@ -182,23 +193,33 @@ export class LeanConnection extends SmallEmitter implements FrameReaderState, Fr
   /** @internal */
   onWsMessage(data: Buffer, isBinary: boolean): void {
     if (this.readyState !== "open") return;
-    // Any packet proves the peer alive, as in Engine.IO.
-    this.pingSentAt = 0;
-    if (isBinary) return this.onPacketData(data);
+    if (isBinary) {
+      this.extendPingWait();
+      return this.onPacketData(data);
+    }
     const text = data.toString();
     switch (text.charCodeAt(0)) {
       case 0x34: // "4" message
+        this.extendPingWait();
         return this.onPacketData(text.slice(1));
       case 0x33: // "3" pong
+        this.pingTick = 0;
         this.emit("heartbeat");
         return;
       case 0x31: // "1" close
         return this.closeByPeer(closeFrame(), "transport close");
       case 0x36: // "6" noop
         return;
-      default: // "2" ping goes server to client in v4; anything else is garbage
+      case 0x32: // "2" ping goes server to client in v4
+        return this.terminate("transport error", new Error("invalid heartbeat direction"));
+      default:
         this.terminate("parse error");
     }
+  }
+
+  /** As Engine.IO: a packet while a pong is awaited restarts the wait once; only a pong ends it. */
+  private extendPingWait(): void {
+    if (this.pingTick > 0) this.pingTick = -this.engine.currentTick;
   }
   /** @internal */
   onWsPing(payload: Buffer): void {
@@ -284,7 +305,7 @@ export class LeanConnection extends SmallEmitter implements FrameReaderState, Fr
     nsp._add(this, auth, (socket) => {
       if (this.firstSocket === undefined) this.firstSocket = socket;
       else (this.otherSockets ??= []).push(socket);
-      this.connectDeadline = 0;
+      this.engine.opened(this);
     });
   }
 
@@ -351,8 +372,15 @@ function deliverPacket(socket: SocketInternals, packet: Packet): void {
   socket._onpacket(packet);
 }
 
-function destroyTcp(this: Duplex): void {
-  this.destroy();
+function destroyTcp(tcp: Duplex): void {
+  tcp.destroy();
+}
+
+/** Socket.IO passes attachments as given by the application: any binary view goes out as its bytes. */
+function asBuffer(data: Buffer | ArrayBuffer | ArrayBufferView): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return Buffer.from(data);
 }
 
 // Shared TCP listeners: `this` is the socket, the connection hangs off it.

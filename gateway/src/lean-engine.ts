@@ -30,6 +30,8 @@ export interface LeanEngineOptions {
   pingTimeoutMs: number;
   /** Largest WebSocket message accepted; a larger one closes that connection with 1009. */
   maxPayload: number;
+  /** How long a closed connection waits for the peer to finish the close before the socket is cut (default 10 s). */
+  closeTimeoutMs?: number;
   /** Same contract as Engine.IO's `allowRequest`: call `fn(null, true)` to accept. */
   allowRequest?: (req: IncomingMessage, fn: (err: string | null | undefined, success: boolean) => void) => void;
 }
@@ -46,6 +48,9 @@ export const ENGINE_ERROR = {
 /** The longest the wheel waits between turns; shorter when pings are more frequent. */
 const MAX_TICK_MS = 1000;
 
+/** `handshake.query` of a client that added nothing to Engine.IO's own parameters (nearly all), shared. */
+const ENGINE_QUERY: Record<string, string> = Object.freeze({ EIO: "4", transport: "websocket" }) as Record<string, string>;
+
 interface SocketIoInternals {
   encoder: { encode(packet: unknown): Array<string | Buffer> };
   _parser: { Decoder: new () => PacketDecoder };
@@ -60,19 +65,31 @@ export class LeanEngine extends SmallEmitter {
   encoder: SocketIoInternals["encoder"] | undefined;
   /** @internal Stateless decoding of a text packet, when the parser offers it (socket.io-parser does). */
   decodeString: ((text: string) => any) | undefined;
-  /** Heartbeat wheel: bucket i is visited at every tick t with t % buckets === i. */
+  /**
+   * Heartbeat wheel: bucket i is visited at every tick t with
+   * t % buckets === i, so each connection is pinged at most every
+   * pingInterval (the bucket count rounds down) and its ping is checked
+   * exactly `pingTimeoutTicks` after it was sent.
+   */
   private readonly buckets: Array<Set<LeanConnection>>;
   private readonly wheel: NodeJS.Timeout;
   private readonly tickMs: number;
+  private readonly pingTimeoutTicks: number;
+  /** Ticks so far; a ping sent at tick t is recorded as t >= 1. */
   private tick = 0;
   private nextBucket = 0;
   private count = 0;
+  /** Connections that have not opened a namespace yet, with the tick by which they must (Socket.IO's `connectTimeout`). */
+  private readonly unopened = new Map<LeanConnection, number>();
+  private closed = false;
   private readonly openPacket: (id: string) => string;
 
   constructor(private readonly opts: LeanEngineOptions) {
     super();
     this.tickMs = Math.min(MAX_TICK_MS, opts.pingIntervalMs);
-    const count = Math.max(1, Math.round(opts.pingIntervalMs / this.tickMs));
+    // An interval never fires early, so `ceil` ticks are at least pingTimeout.
+    this.pingTimeoutTicks = Math.ceil(opts.pingTimeoutMs / this.tickMs);
+    const count = Math.max(1, Math.floor(opts.pingIntervalMs / this.tickMs));
     this.buckets = Array.from({ length: count }, () => new Set());
     this.wheel = setInterval(() => this.turnWheel(), this.tickMs);
     this.wheel.unref();
@@ -96,8 +113,21 @@ export class LeanEngine extends SmallEmitter {
     return new (this.io as unknown as SocketIoInternals)._parser.Decoder();
   }
 
+  /** @internal */
+  get currentTick(): number {
+    return this.tick;
+  }
+
+  /** @internal The connection opened a namespace: no connect timeout any more. */
+  opened(conn: LeanConnection): void {
+    this.unopened.delete(conn);
+  }
+
   get path(): string {
     return this.opts.path;
+  }
+  get closeTimeoutMs(): number {
+    return this.opts.closeTimeoutMs ?? 10_000;
   }
   get maxPayload(): number {
     return this.opts.maxPayload;
@@ -129,6 +159,11 @@ export class LeanEngine extends SmallEmitter {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     // Node's HTTP server hands the socket over without an error listener.
     socket.on("error", destroyQuietly);
+    if (this.closed) {
+      if (socket.writable) socket.write(refusalResponse(503, "the server is shutting down"));
+      socket.destroy();
+      return;
+    }
     const query = new URL(req.url ?? "/", "http://x").searchParams;
     const refuse = (error: { code: number; message: string }, context: Record<string, unknown> = {}) => {
       this.emit("connection_error", { req, code: error.code, message: error.message, context });
@@ -148,7 +183,7 @@ export class LeanEngine extends SmallEmitter {
     const proceed = () => {
       if (!socket.writable) return void socket.destroy();
       socket.write(acceptResponse(upgrade.accept, upgrade.protocol));
-      this.open(req, socket, head);
+      this.open(req, socket, head, query);
     };
     if (!this.opts.allowRequest) return proceed();
     this.opts.allowRequest(req, (err, ok) => {
@@ -157,11 +192,12 @@ export class LeanEngine extends SmallEmitter {
     });
   }
 
-  private open(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  private open(req: IncomingMessage, socket: Duplex, head: Buffer, params: URLSearchParams): void {
     const id = randomBytes(15).toString("base64url");
     const origin = req.headers.origin;
+    const query = params.size === 2 ? ENGINE_QUERY : Object.fromEntries(params);
     const tcp = socket as Duplex & { [CONNECTION]?: LeanConnection; setNoDelay?(on: boolean): void; setTimeout(ms: number): void; remoteAddress?: string; encrypted?: boolean };
-    const conn = new LeanConnection(id, tcp.remoteAddress ?? "", origin, tcp.encrypted === true, tcp, this);
+    const conn = new LeanConnection(id, tcp.remoteAddress ?? "", origin, query, tcp.encrypted === true, tcp, this);
     tcp[CONNECTION] = conn;
     tcp.removeListener("error", destroyQuietly);
     tcp.on("data", onTcpData);
@@ -177,7 +213,8 @@ export class LeanEngine extends SmallEmitter {
     this.buckets[conn.bucket].add(conn);
     this.count++;
     const connectTimeout = (this.io as unknown as SocketIoInternals | undefined)?._connectTimeout;
-    if (connectTimeout) conn.connectDeadline = Date.now() + connectTimeout;
+    // +1: this tick is already under way.
+    if (connectTimeout) this.unopened.set(conn, this.tick + Math.ceil(connectTimeout / this.tickMs) + 1);
     tcp.write(textFrame(this.openPacket(id)));
     this.emit("connection", conn);
     // Bytes the client sent right behind its upgrade request.
@@ -187,28 +224,31 @@ export class LeanEngine extends SmallEmitter {
   /** @internal */
   forget(conn: LeanConnection): void {
     if (this.buckets[conn.bucket]?.delete(conn)) this.count--;
+    this.unopened.delete(conn);
   }
 
   private turnWheel(): void {
-    const now = Date.now();
-    const t = this.tick++;
+    const t = ++this.tick;
     const count = this.buckets.length;
-    // Connections pinged `pingTimeout` ago that have not answered.
-    const deadlineTicks = Math.ceil(this.opts.pingTimeoutMs / this.tickMs);
-    const overdue = this.buckets[(((t - deadlineTicks) % count) + count) % count];
-    for (const conn of overdue) {
-      if (conn.pingSentAt !== 0 && now - conn.pingSentAt >= this.opts.pingTimeoutMs - this.tickMs / 2) conn.terminate("ping timeout");
-    }
+    // The bucket pinged `pingTimeoutTicks` ago: who has not answered by now.
+    const overdue = this.buckets[(((t - this.pingTimeoutTicks) % count) + count) % count];
+    for (const conn of overdue) if (this.isOverdue(conn, t)) conn.terminate("ping timeout");
     for (const conn of this.buckets[t % count]) {
-      if (conn.pingSentAt !== 0 && now - conn.pingSentAt >= this.opts.pingTimeoutMs) conn.terminate("ping timeout");
-      // As Socket.IO's connectTimeout: a connection that opened no namespace is closed.
-      else if (conn.connectDeadline !== 0 && now >= conn.connectDeadline) conn.close();
-      else if (conn.pingSentAt === 0) conn.ping(now);
+      if (conn.pingTick === 0) conn.ping(t);
+      else if (this.isOverdue(conn, t)) conn.terminate("ping timeout");
     }
+    // As Socket.IO's connectTimeout: a connection that opened no namespace in time is closed.
+    for (const [conn, deadline] of this.unopened) if (t >= deadline) conn.close();
+  }
+
+  /** Waiting for a pong for pingTimeout or more (since the ping, or since the packet that extended the wait). */
+  private isOverdue(conn: LeanConnection, t: number): boolean {
+    return conn.pingTick !== 0 && t - Math.abs(conn.pingTick) >= this.pingTimeoutTicks;
   }
 
   /** Closes every connection (Socket.IO's `io.close()` calls this). */
   close(): this {
+    this.closed = true;
     clearInterval(this.wheel);
     for (const bucket of this.buckets) for (const conn of [...bucket]) conn.close();
     return this;

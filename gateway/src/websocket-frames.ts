@@ -108,16 +108,23 @@ export function readFrames(conn: FrameReaderState & FrameHandler, chunk: Buffer,
       // copies each byte of a chunk at most once more.
       buf = Buffer.concat([partial, chunk]);
     } else {
-      // The header was checked when it arrived and the frame's buffer allocated
-      // whole (see `carry`): fill it in place, so a frame arriving in n chunks
-      // is copied once rather than n times.
-      const frame = Buffer.from(partial.buffer, partial.byteOffset, size);
-      const filled = partial.length + chunk.copy(frame, partial.length);
+      // The header was checked when it arrived; the frame's buffer (see
+      // `carry`) has room for part of it and grows by doubling, never past
+      // the frame's size, so a frame arriving in n chunks is copied O(log n)
+      // times and a header alone reserves nothing it merely claims.
+      const want = Math.min(size, partial.length + chunk.length);
+      let store = partial;
+      if (store.buffer.byteLength < want) {
+        store = Buffer.allocUnsafeSlow(Math.min(size, Math.max(want, store.buffer.byteLength * 2)));
+        partial.copy(store);
+      }
+      const room = Buffer.from(store.buffer, store.byteOffset, Math.min(size, store.buffer.byteLength));
+      const filled = partial.length + chunk.copy(room, partial.length);
       if (filled < size) {
-        conn.wsPartial = frame.subarray(0, filled);
+        conn.wsPartial = room.subarray(0, filled);
         return;
       }
-      if (!deliver(conn, frame, 0, size)) return;
+      if (!deliver(conn, room, 0, size)) return;
       pos = size - partial.length;
     }
   }
@@ -204,8 +211,12 @@ function carry(conn: FrameReaderState, buf: Buffer, pos: number, size: number): 
     conn.wsPartial = Buffer.from(buf.subarray(pos));
     return;
   }
-  const frame = Buffer.allocUnsafe(size);
-  const have = buf.copy(frame, 0, pos);
+  // Its own ArrayBuffer (not a pool slice), sized for what has arrived and
+  // as much again: a client that sends a header claiming 1 MB and stops
+  // holds kilobytes, not the megabyte.
+  const have = buf.length - pos;
+  const frame = Buffer.allocUnsafeSlow(Math.min(size, Math.max(have * 2, 1024)));
+  buf.copy(frame, 0, pos);
   conn.wsPartial = frame.subarray(0, have);
 }
 
