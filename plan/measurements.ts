@@ -4,7 +4,7 @@
  * per delivery, and broker CPU per publish. Each can be overridden.
  */
 import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BenchResult } from "../bench/result.js";
 
@@ -60,7 +60,8 @@ export function measurementsFrom(file: string): Measurements {
   const holding = idle.brokerWhileHolding ?? [];
   const perConnSecond = (v: number) => (holdConns && idle.brokerSeconds ? v / idle.brokerSeconds / holdConns : 0);
   return {
-    source: file,
+    // Relative, so a plan pasted into docs names the file the same on every clone.
+    source: relative(process.cwd(), file) || file,
     brokerMicrosPerConnectionSecond: Math.round(perConnSecond(holding.reduce((a, c) => a + c.cpuSeconds, 0) * 1e6) * 1000) / 1000,
     brokerCommandsPerConnectionSecond: Math.round(perConnSecond(holding.reduce((a, c) => a + c.commands, 0)) * 1000) / 1000,
     rssPerConnection: idle.rssPerConnectionBytes,

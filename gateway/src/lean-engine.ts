@@ -3,10 +3,10 @@
  * runs on in place of the stock `engine.io` + `ws` (`engine.attach(io)`).
  *
  * Why: heap snapshots of an idle connection on Socket.IO 4.8 / Engine.IO 6.6
- * show ~11 KB per connection. A bare TCP socket is ~1.3 KB of it and
- * Socket.IO's namespace socket ~1.5 KB; the rest is the machinery in between,
- * most of it for long-polling, transport upgrades and WebSocket extensions
- * that a WebSocket-only fleet never uses. Here a connection is one
+ * show ~11 KB per connection, most of it the machinery between the TCP
+ * socket and Socket.IO's namespace socket, much of that for long-polling,
+ * transport upgrades and WebSocket extensions that a WebSocket-only fleet
+ * never uses (docs/performance.md has the breakdown). Here a connection is one
  * `LeanConnection` (lean-connection.ts) on its TCP socket; heartbeats and
  * the connect timeout run on one timer wheel for the whole process (a bucket
  * of connections per tick, which also spreads the pings evenly); nothing of
