@@ -45,6 +45,31 @@ describe("lean engine", () => {
     return c;
   }
 
+  /** A socket.io-client socket and the server's socket for it, once connected. */
+  async function connectedPair(namespace = "/calls", opts: Record<string, unknown> = {}): Promise<{ c: ClientSocket; s: Socket }> {
+    const serverSide = once<Socket>(io.of(namespace), "connection");
+    const c = client(namespace, opts);
+    await once(c, "connect");
+    return { c, s: await serverSide };
+  }
+
+  /** A bare WebSocket speaking Engine.IO by hand, for what socket.io-client would never send. */
+  function rawEngineClient(): WebSocket {
+    return new WebSocket(`${url.replace("http", "ws")}/socket.io/?EIO=4&transport=websocket`, { perMessageDeflate: false });
+  }
+
+  /** A TCP socket that has done the WebSocket upgrade by hand; resolves with the server's 101 response. */
+  async function upgradedTcp(o: { allowHalfOpen?: boolean } = {}) {
+    const raw = tcpConnect({ port: Number(new URL(url).port), host: "127.0.0.1", allowHalfOpen: o.allowHalfOpen ?? false });
+    await once(raw, "connect");
+    raw.write(
+      "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    );
+    const head = await once<Buffer>(raw, "data");
+    return { raw, head };
+  }
+
   before(async () => {
     http = createServer((req, res) => {
       if (engine.handles(req.url)) return engine.handleRequest(req, res);
@@ -118,10 +143,7 @@ describe("lean engine", () => {
   });
 
   it("carries binary attachments both ways", async () => {
-    const serverSide = once<Socket>(io.of("/calls"), "connection");
-    const c = client();
-    await once(c, "connect");
-    const s = await serverSide;
+    const { c, s } = await connectedPair();
     s.on("bin", (payload: { a: Buffer; b: Buffer }, ack: (x: unknown) => void) => ack({ sum: payload.a.length + payload.b.length, first: payload.b[0], back: Buffer.from([9, 8, 7]) }));
     const reply = (await c.emitWithAck("bin", { a: new Uint8Array(1000), b: Uint8Array.from([5, 6]) })) as { sum: number; first: number; back: ArrayBuffer };
     assert.equal(reply.sum, 1002);
@@ -144,10 +166,7 @@ describe("lean engine", () => {
   });
 
   it("pings, and closes a client that stops answering with `ping timeout`", async () => {
-    const serverSide = once<Socket>(io.of("/calls"), "connection");
-    const c = client();
-    await once(c, "connect");
-    const s = await serverSide;
+    const { c, s } = await connectedPair();
     // A live client answers pings: still connected after several intervals.
     await sleep(PING_INTERVAL_MS * 4);
     assert.equal(s.connected, true);
@@ -160,7 +179,7 @@ describe("lean engine", () => {
   });
 
   it("closes a connection that joins no namespace within the connect timeout", async () => {
-    const ws = new WebSocket(`${url.replace("http", "ws")}/socket.io/?EIO=4&transport=websocket`, { perMessageDeflate: false });
+    const ws = rawEngineClient();
     const opened = once<Buffer>(ws, "message");
     await once(ws, "open");
     assert.match((await opened).toString(), /^0\{"sid":"[^"]+","upgrades":\[\],"pingInterval":300,"pingTimeout":400,"maxPayload":65536\}$/);
@@ -173,10 +192,7 @@ describe("lean engine", () => {
   });
 
   it("server-side disconnect(true) closes the transport; disconnect() leaves it to the other namespaces", async () => {
-    const serverSide = once<Socket>(io.of("/calls"), "connection");
-    const c = client();
-    await once(c, "connect");
-    const s = await serverSide;
+    const { c, s } = await connectedPair();
     const clientReason = once<string>(c, "disconnect");
     s.disconnect(true);
     assert.equal(await clientReason, "io server disconnect");
@@ -202,10 +218,7 @@ describe("lean engine", () => {
   });
 
   it("socket.conn.close() ends the connection; the client sees `transport close`", async () => {
-    const serverSide = once<Socket>(io.of("/calls"), "connection");
-    const c = client();
-    await once(c, "connect");
-    const s = await serverSide;
+    const { c, s } = await connectedPair();
     const clientReason = once<string>(c, "disconnect");
     const serverReason = once<string>(s, "disconnect");
     s.emit("last", "words");
@@ -217,10 +230,7 @@ describe("lean engine", () => {
   });
 
   it("closes a connection that sends more than maxPayload (1009) and keeps serving others", async () => {
-    const serverSide = once<Socket>(io.of("/calls"), "connection");
-    const c = client();
-    await once(c, "connect");
-    const s = await serverSide;
+    const { c, s } = await connectedPair();
     const reason = once<string>(s, "disconnect");
     c.emit("big", "x".repeat(MAX_PAYLOAD + 10));
     // As the stock engine says it: the transport failed, the server did not choose to close.
@@ -230,7 +240,7 @@ describe("lean engine", () => {
   });
 
   it("closes a connection that sends a malformed Socket.IO packet, and survives it", async () => {
-    const ws = new WebSocket(`${url.replace("http", "ws")}/socket.io/?EIO=4&transport=websocket`, { perMessageDeflate: false });
+    const ws = rawEngineClient();
     await once(ws, "open");
     ws.send("40/calls,");
     await sleep(100);
@@ -242,7 +252,7 @@ describe("lean engine", () => {
   });
 
   it("closes a connection that sends an unknown Engine.IO packet type", async () => {
-    const ws = new WebSocket(`${url.replace("http", "ws")}/socket.io/?EIO=4&transport=websocket`, { perMessageDeflate: false });
+    const ws = rawEngineClient();
     await once(ws, "open");
     const closed = once(ws, "close");
     ws.send("9nonsense");
@@ -250,7 +260,7 @@ describe("lean engine", () => {
   });
 
   it("answers WebSocket pings and echoes the peer's close code", async () => {
-    const ws = new WebSocket(`${url.replace("http", "ws")}/socket.io/?EIO=4&transport=websocket`, { perMessageDeflate: false });
+    const ws = rawEngineClient();
     await once(ws, "open");
     const pong = once<Buffer>(ws, "pong");
     ws.ping(Buffer.from("are you there"));
@@ -263,7 +273,7 @@ describe("lean engine", () => {
   });
 
   it("closes a connection that sends binary data with no attachment pending", async () => {
-    const ws = new WebSocket(`${url.replace("http", "ws")}/socket.io/?EIO=4&transport=websocket`, { perMessageDeflate: false });
+    const ws = rawEngineClient();
     await once(ws, "open");
     ws.send("40/calls,");
     await sleep(100);
@@ -273,7 +283,7 @@ describe("lean engine", () => {
   });
 
   it("keeps a client whose pong comes late but within pingTimeout", async () => {
-    const ws = new WebSocket(`${url.replace("http", "ws")}/socket.io/?EIO=4&transport=websocket`, { perMessageDeflate: false });
+    const ws = rawEngineClient();
     let pings = 0;
     ws.on("message", (m: Buffer) => {
       if (m.toString() !== "2") return;
@@ -290,15 +300,8 @@ describe("lean engine", () => {
 
   it("cuts a closed connection at a fixed deadline even if the peer keeps sending", async () => {
     const serverSide = once<Socket>(io.of("/calls"), "connection");
-    const port = Number(new URL(url).port);
     // Half-open allowed: the peer does not end its side when ours ends.
-    const raw = tcpConnect({ port, host: "127.0.0.1", allowHalfOpen: true });
-    await once(raw, "connect");
-    raw.write(
-      "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-    );
-    await once(raw, "data");
+    const { raw } = await upgradedTcp({ allowHalfOpen: true });
     // A masked "40/calls," text frame.
     const payload = Buffer.from("40/calls,");
     const mask = Buffer.from([1, 2, 3, 4]);
@@ -318,10 +321,7 @@ describe("lean engine", () => {
   });
 
   it("sends ArrayBuffers and typed arrays as their bytes, and stays usable", async () => {
-    const serverSide = once<Socket>(io.of("/calls"), "connection");
-    const c = client();
-    await once(c, "connect");
-    const s = await serverSide;
+    const { c, s } = await connectedPair();
     const got = new Promise<unknown[]>((resolve) => c.on("bin", (...args: unknown[]) => resolve(args)));
     s.emit("bin", Uint8Array.from([1, 2, 3]).buffer, new Float32Array([1.5, 2.5]), new DataView(Uint8Array.from([7, 8]).buffer));
     // socket.io-client hands binary over as a Buffer in Node (an ArrayBuffer in browsers).
@@ -347,7 +347,7 @@ describe("lean engine", () => {
 
   it("closes a client that sends a ping (server to client only in Engine.IO v4) as a transport error", async () => {
     const serverSide = once<Socket>(io.of("/calls"), "connection");
-    const ws = new WebSocket(`${url.replace("http", "ws")}/socket.io/?EIO=4&transport=websocket`, { perMessageDeflate: false });
+    const ws = rawEngineClient();
     await once(ws, "open");
     ws.send("40/calls,");
     const s = await serverSide;
@@ -407,14 +407,7 @@ describe("lean engine", () => {
   });
 
   it("survives garbage after the upgrade and a client that vanishes mid-frame", async () => {
-    const port = Number(new URL(url).port);
-    const raw = tcpConnect(port, "127.0.0.1");
-    await once(raw, "connect");
-    raw.write(
-      "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-    );
-    const head = await once<Buffer>(raw, "data");
+    const { raw, head } = await upgradedTcp();
     assert.match(head.toString(), /^HTTP\/1\.1 101 /);
     // Half a masked frame header claiming 1000 bytes, then gone.
     raw.write(Buffer.from([0x81, 0xfe, 0x03, 0xe8, 1, 2]));
@@ -426,10 +419,7 @@ describe("lean engine", () => {
   });
 
   it("drops volatile packets while the transport is busy and reports clients for the drain", async () => {
-    const serverSide = once<Socket>(io.of("/calls"), "connection");
-    const c = client();
-    await once(c, "connect");
-    const s = await serverSide;
+    const { c, s } = await connectedPair();
     const ids = Object.keys(engine.clients);
     assert.equal(ids.length, 1);
     assert.equal(engine.clients[ids[0]], s.conn);
