@@ -18,6 +18,8 @@
  *   --token-issuer I --token-audience A --tenant T --tenant-claim C   claims of minted tokens
  *                          (the gateway's AUTH_ISSUER, AUTH_AUDIENCE, AUTH_TENANT_CLAIM; tenant default "loadtest")
  *   --source-addresses off do not spread loopback connections over 127.0.0.x
+ *   --tls-skip-hostname true  wss:// targets: verify the certificate chain, not the host name
+ *                          (a stack's NLB DNS name behind a certificate for your domain)
  *   --out DIR              report directory (default loadtest-reports; "" for none)
  *   --label TEXT
  */
@@ -26,7 +28,7 @@ import { runLoadtest } from "./fleet.js";
 import { OptionError, parseLoadtestOptions } from "./options.js";
 import { formatTable, summaryRows, writeReport } from "./report.js";
 
-const names = ["url", "scenario", "namespace", "connections", "rate", "hold", "duration", "room-size", "message-rate", "window", "payload-bytes", "cycles", "workers", "token", "token-file", "token-secret", "token-issuer", "token-audience", "tenant", "tenant-claim", "source-addresses", "connect-timeout-ms", "ack-timeout-ms", "drain", "out", "label"];
+const names = ["url", "scenario", "namespace", "connections", "rate", "hold", "duration", "room-size", "message-rate", "window", "payload-bytes", "cycles", "workers", "token", "token-file", "token-secret", "token-issuer", "token-audience", "tenant", "tenant-claim", "source-addresses", "tls-skip-hostname", "connect-timeout-ms", "ack-timeout-ms", "drain", "out", "label"];
 
 let options;
 try {

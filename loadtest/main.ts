@@ -11,6 +11,7 @@
  *   LOADGEN_TOKEN_SECRET   mint HS256 tokens per connection (the gateway's AUTH_SECRET)
  *   LOADGEN_TOKEN          or one fixed token
  *   LOADGEN_TOKEN_ISSUER, LOADGEN_TOKEN_AUDIENCE, LOADGEN_TENANT, LOADGEN_TENANT_CLAIM   claims of minted tokens
+ *   LOADGEN_TLS_SKIP_HOSTNAME  true: verify a wss:// target's certificate chain, not its name (set by the stack for its own NLB behind your certificate)
  *   LOADGEN_LABEL          defaults to the ECS task id when known
  *   LOADGEN_LINGER_SECONDS stay alive this long after the summary (default 0), so an
  *                          ECS service does not replace the task and run it again
@@ -20,7 +21,7 @@ import { OptionError, parseLoadtestOptions } from "./options.js";
 
 const env = process.env;
 const flag = (name: string) => env[`LOADGEN_${name.toUpperCase().replace(/-/g, "_")}`];
-const keys = ["url", "scenario", "namespace", "connections", "rate", "hold", "duration", "room-size", "message-rate", "window", "payload-bytes", "cycles", "workers", "token", "token-secret", "token-issuer", "token-audience", "tenant", "tenant-claim", "drain", "connect-timeout-ms", "ack-timeout-ms"];
+const keys = ["url", "scenario", "namespace", "connections", "rate", "hold", "duration", "room-size", "message-rate", "window", "payload-bytes", "cycles", "workers", "token", "token-secret", "token-issuer", "token-audience", "tenant", "tenant-claim", "drain", "connect-timeout-ms", "ack-timeout-ms", "tls-skip-hostname"];
 const task = env.ECS_CONTAINER_METADATA_URI_V4?.split("/").pop();
 
 let options;

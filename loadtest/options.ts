@@ -34,6 +34,13 @@ export interface LoadtestOptions {
   workers: number | undefined;
   /** Spread loopback connections over source addresses 127.0.0.2, .3, ... (one per worker). */
   sourceAddresses: boolean;
+  /**
+   * wss:// only: verify the certificate chain but not that it names the
+   * URL's host. For a target reached by a name its certificate does not
+   * carry, such as a stack's own NLB DNS name behind a certificate for your
+   * domain (`--tls-skip-hostname true`).
+   */
+  tlsSkipHostname: boolean;
   /** A fixed token for every connection, or a secret to mint one HS256 token per connection. */
   token: string | undefined;
   tokenSecret: string | undefined;
@@ -105,6 +112,7 @@ export function parseLoadtestOptions(raw: Record<string, string | undefined>): L
     cycles: int(raw, "cycles", DEFAULTS.cycles, 1, 10_000_000),
     workers: raw.workers ? int(raw, "workers", 1, 1, 1000) : undefined,
     sourceAddresses: (raw["source-addresses"] ?? "auto") !== "off",
+    tlsSkipHostname: bool(raw, "tls-skip-hostname", false),
     token,
     tokenSecret: raw["token-secret"] || undefined,
     tokenIssuer: raw["token-issuer"] || undefined,
@@ -120,6 +128,13 @@ export function parseLoadtestOptions(raw: Record<string, string | undefined>): L
   if (o.token && o.tokenSecret) throw new OptionError("--token and --token-secret: give one, not both");
   if (o.scenario === "fanout" && o.roomSize < 2) throw new OptionError("--room-size: fanout needs rooms of at least 2 (a sender and a receiver)");
   return o;
+}
+
+function bool(raw: Record<string, string | undefined>, name: string, fallback: boolean): boolean {
+  const v = raw[name];
+  if (v === undefined || v === "") return fallback;
+  if (v === "true" || v === "false") return v === "true";
+  throw new OptionError(`--${name} ${JSON.stringify(v)}: expected true or false`);
 }
 
 function int(raw: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number): number {

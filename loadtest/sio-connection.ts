@@ -18,6 +18,8 @@ export interface SioConnectOptions {
   auth?: Record<string, unknown>;
   /** Source address for the TCP connection (spreads ephemeral ports over 127.0.0.x on loopback). */
   localAddress?: string;
+  /** wss:// only: check the certificate chain, not the host name (see the load test's `tlsSkipHostname`). */
+  tlsSkipHostname?: boolean;
   timeoutMs: number;
 }
 
@@ -60,6 +62,7 @@ export class SioConnection {
         handshakeTimeout: o.timeoutMs,
         localAddress: o.localAddress,
         skipUTF8Validation: true,
+        ...(o.tlsSkipHostname ? { checkServerIdentity: () => undefined } : {}),
       });
       const conn = new SioConnection(ws, prefix);
       let settled = false;

@@ -95,7 +95,7 @@ async function connectAndJoin(index: number): Promise<SioConnection | undefined>
   const target = o.targets[index % o.targets.length];
   let conn: SioConnection;
   try {
-    conn = await SioConnection.open({ url: target, namespace: o.namespace, auth: auth(index), localAddress: a.localAddress, timeoutMs: o.connectTimeoutMs });
+    conn = await SioConnection.open({ url: target, namespace: o.namespace, auth: auth(index), localAddress: a.localAddress, tlsSkipHostname: o.tlsSkipHostname, timeoutMs: o.connectTimeoutMs });
   } catch (err) {
     countError(err instanceof SioError ? err.kind : "error");
     return undefined;
@@ -302,7 +302,7 @@ async function churn(): Promise<void> {
       const began = nowMs();
       let conn: SioConnection | undefined;
       try {
-        conn = await SioConnection.open({ url: target, namespace: o.namespace, auth: auth(index), localAddress: a.localAddress, timeoutMs: o.connectTimeoutMs });
+        conn = await SioConnection.open({ url: target, namespace: o.namespace, auth: auth(index), localAddress: a.localAddress, tlsSkipHostname: o.tlsSkipHostname, timeoutMs: o.connectTimeoutMs });
         stats.open++;
         const room = { callId: callId(Math.floor(index / o.roomSize)) };
         const [joined] = (await conn.emitWithAck("join", room, o.ackTimeoutMs)) as [{ ok?: boolean; error?: { code?: string } }];

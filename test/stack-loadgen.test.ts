@@ -72,6 +72,7 @@ describe("loadgen: loadgenTasks=3 (hs256, issuer and audience set)", () => {
     assert.equal(env.LOADGEN_RATE, "250");
     assert.equal(env.LOADGEN_HOLD, "600");
     assert.equal(env.LOADGEN_LINGER_SECONDS, "86400");
+    assert.equal(env.LOADGEN_TLS_SKIP_HOSTNAME, undefined, "plain TCP listener: no TLS to verify");
     assert.equal(env.LOADGEN_TOKEN_ISSUER, "switchboard-issuer");
     assert.equal(env.LOADGEN_TOKEN_AUDIENCE, "switchboard-clients");
   });
@@ -109,4 +110,17 @@ describe("loadgen: invalid context", () => {
   it("loadgenConnections=0 names the parameter", () => rejects({ loadgenConnections: "0" }, '"loadgenConnections"'));
   it("loadgenTasks with authMode=jwks is refused (the load generator cannot mint tokens)", () =>
     rejects({ loadgenTasks: "2", authMode: "jwks", authJwksUrl: "https://issuer.example/jwks.json" }, '"loadgenTasks"', "authMode=jwks"));
+});
+
+describe("loadgen: behind certificateArn", () => {
+  // The listener's certificate names your domain, not the NLB's DNS name the tasks connect to.
+  const { json } = synthesize({ loadgenTasks: "1", certificateArn: "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555" });
+  const taskDef = resourcesOf(json, "AWS::ECS::TaskDefinition").find(([id]) => id.startsWith("LoadGenerator"));
+  const env = Object.fromEntries(((taskDef?.[1].Properties.ContainerDefinitions[0].Environment ?? []) as { Name: string; Value: unknown }[]).map((e) => [e.Name, e.Value]));
+  const nlbId = resourcesOf(json, "AWS::ElasticLoadBalancingV2::LoadBalancer")[0][0];
+
+  it("targets https://<NLB DNSName>:443 and verifies the certificate chain, not the host name", () => {
+    assert.deepEqual(env.LOADGEN_URL, { "Fn::Join": ["", ["https://", { "Fn::GetAtt": [nlbId, "DNSName"] }, ":443"]] });
+    assert.equal(env.LOADGEN_TLS_SKIP_HOSTNAME, "true");
+  });
 });
