@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { startTopology, type Topology } from "../topology/index.js";
+import { freePorts, startTopology, type Topology } from "../topology/index.js";
 import { CLIENT_EVENT, NAMESPACE, SERVER_EVENT, callRoom, type RelayedCallEvent } from "../gateway/src/protocol.js";
 import { DEV_TENANT } from "../topology/dev-auth.js";
 import { closeAllClients, collect, connectClient, nextEvent, sleep } from "./support/clients.js";
@@ -80,5 +80,43 @@ describe("relay across gateways through a 3-shard Redis cluster", () => {
     );
     assert.equal(perShard.reduce((x, y) => x + y, 0), 30, `channels per shard: ${perShard}`);
     assert.ok(perShard.every((n) => n > 0), `every shard carries some rooms: ${perShard}`);
+  });
+});
+
+describe("a fleet mixing the lean engine and the stock engine (ENGINE=stock)", () => {
+  let topo: Topology;
+  let lean = "";
+  let stock = "";
+
+  before(async () => {
+    topo = await startTopology({ gateways: 1 });
+    lean = topo.gateways[0].url;
+    const [port] = await freePorts(1);
+    stock = (await topo.startGateway(port, { ENGINE: "stock" })).url;
+  });
+  after(async () => {
+    closeAllClients();
+    await topo?.stop();
+  });
+
+  it("relays both ways between a lean gateway and a stock one, and frees the user's slot on disconnect with either", async () => {
+    const onLean = await connectClient(lean, NAMESPACE.calls);
+    const onStock = await connectClient(stock, NAMESPACE.calls);
+    for (const m of [onLean, onStock]) assert.deepEqual(await m.socket.emitWithAck(CLIENT_EVENT.join, { callId: "mixed" }), { ok: true, room: callRoom(DEV_TENANT, "mixed") });
+    for (const [from, to] of [[onLean, onStock], [onStock, onLean]]) {
+      const got = nextEvent<RelayedCallEvent>(to.socket, SERVER_EVENT.callEvent);
+      assert.deepEqual(await from.socket.emitWithAck(CLIENT_EVENT.callEvent, { callId: "mixed", type: "t", data: from === onLean ? "lean" : "stock" }), { ok: true });
+      assert.equal((await got).data, from === onLean ? "lean" : "stock");
+    }
+    const leases = () => topo.redis.nodes.map((n) => topo.redis.cli(n.port, "--scan", "--pattern", "conn:{*").trim()).join("\n").split("\n").filter(Boolean);
+    assert.ok(leases().length > 0, "connected users hold leases");
+    onLean.socket.disconnect();
+    onStock.socket.disconnect();
+    let left = leases();
+    for (let i = 0; i < 50 && left.length > 0; i++) {
+      await sleep(100);
+      left = leases();
+    }
+    assert.deepEqual(left, [], "both users' slots were released");
   });
 });
