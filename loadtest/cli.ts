@@ -14,7 +14,8 @@
  *   --payload-bytes N      fanout: filler bytes per message (64)
  *   --cycles N             churn: cycles per loop at most (1000)
  *   --workers N            worker processes (default: from the open-files limit)
- *   --token T | --token-file F | --token-secret S   authentication: one token, or mint HS256 per connection
+ *   --token T | --token-file F | --token-secret S | --token-secret-file F
+ *                          authentication: one token, or mint HS256 per connection
  *   --token-issuer I --token-audience A --tenant T --tenant-claim C   claims of minted tokens
  *                          (the gateway's AUTH_ISSUER, AUTH_AUDIENCE, AUTH_TENANT_CLAIM; tenant default "loadtest")
  *   --source-addresses off do not spread loopback connections over 127.0.0.x
@@ -28,7 +29,7 @@ import { runLoadtest } from "./fleet.js";
 import { OptionError, parseLoadtestOptions } from "./options.js";
 import { formatTable, summaryRows, writeReport } from "./report.js";
 
-const names = ["url", "scenario", "namespace", "connections", "rate", "hold", "duration", "room-size", "message-rate", "window", "payload-bytes", "cycles", "workers", "token", "token-file", "token-secret", "token-issuer", "token-audience", "tenant", "tenant-claim", "source-addresses", "tls-skip-hostname", "connect-timeout-ms", "ack-timeout-ms", "drain", "out", "label"];
+const names = ["url", "scenario", "namespace", "connections", "rate", "hold", "duration", "room-size", "message-rate", "window", "payload-bytes", "cycles", "workers", "token", "token-file", "token-secret", "token-secret-file", "token-issuer", "token-audience", "tenant", "tenant-claim", "source-addresses", "tls-skip-hostname", "connect-timeout-ms", "ack-timeout-ms", "drain", "out", "label"];
 
 let options;
 try {

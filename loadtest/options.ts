@@ -96,7 +96,10 @@ export function parseLoadtestOptions(raw: Record<string, string | undefined>): L
   const scenario = (raw.scenario ?? DEFAULTS.scenario) as Scenario;
   if (!SCENARIOS.includes(scenario)) throw new OptionError(`--scenario ${JSON.stringify(raw.scenario)}: expected one of ${SCENARIOS.join(", ")}`);
   const messageRateRaw = raw["message-rate"] ?? String(DEFAULTS.messageRate);
-  const token = raw.token || (raw["token-file"] ? readFileSync(raw["token-file"], "utf8").trim() : undefined);
+  const token = raw.token || fileOption(raw, "token-file");
+  // A secret read from a file stays out of the shell history and `ps`
+  // (`npm run local` writes its dev secret to .local/dev-secret).
+  const tokenSecret = raw["token-secret"] || fileOption(raw, "token-secret-file");
   const o: LoadtestOptions = {
     targets: urls.map((u) => u.replace(/\/$/, "")),
     namespace: raw.namespace ?? DEFAULTS.namespace,
@@ -114,7 +117,7 @@ export function parseLoadtestOptions(raw: Record<string, string | undefined>): L
     sourceAddresses: (raw["source-addresses"] ?? "auto") !== "off",
     tlsSkipHostname: bool(raw, "tls-skip-hostname", false),
     token,
-    tokenSecret: raw["token-secret"] || undefined,
+    tokenSecret,
     tokenIssuer: raw["token-issuer"] || undefined,
     tokenAudience: raw["token-audience"] || undefined,
     tenant: raw.tenant || "loadtest",
@@ -125,9 +128,24 @@ export function parseLoadtestOptions(raw: Record<string, string | undefined>): L
     out: raw.out ?? DEFAULTS.out,
     label: raw.label ?? "",
   };
+  if (raw["token-secret"] && raw["token-secret-file"]) throw new OptionError("--token-secret and --token-secret-file: give one, not both");
   if (o.token && o.tokenSecret) throw new OptionError("--token and --token-secret: give one, not both");
   if (o.scenario === "fanout" && o.roomSize < 2) throw new OptionError("--room-size: fanout needs rooms of at least 2 (a sender and a receiver)");
   return o;
+}
+
+/** The trimmed contents of the file a `--*-file` option names; undefined when the option is absent. */
+function fileOption(raw: Record<string, string | undefined>, name: string): string | undefined {
+  const path = raw[name];
+  if (!path) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8").trim();
+  } catch (err) {
+    throw new OptionError(`--${name} ${JSON.stringify(path)}: expected a readable file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  if (!text) throw new OptionError(`--${name} ${JSON.stringify(path)}: the file is empty`);
+  return text;
 }
 
 function bool(raw: Record<string, string | undefined>, name: string, fallback: boolean): boolean {

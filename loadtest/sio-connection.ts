@@ -24,6 +24,17 @@ export interface SioConnectOptions {
 }
 
 /** Why a connection failed or ended; `kind` is what the summary counts. */
+/** A CONNECT_ERROR packet's body: Socket.IO sends `{ message, data? }`, the gateway puts its code in `data.code`. */
+function parseRefusal(body: string): { code?: string; message: string } {
+  try {
+    const parsed = JSON.parse(body) as { message?: unknown; data?: { code?: unknown } };
+    const code = typeof parsed.data?.code === "string" && /^[a-z0-9_]{1,64}$/.test(parsed.data.code) ? parsed.data.code : undefined;
+    return { code, message: typeof parsed.message === "string" ? parsed.message : body };
+  } catch {
+    return { message: body };
+  }
+}
+
 export class SioError extends Error {
   constructor(
     readonly kind: string,
@@ -93,13 +104,10 @@ export class SioConnection {
           clearTimeout(timer);
           resolve(conn);
         } else if (text.startsWith(`44${prefix}`)) {
-          let message = text.slice(2 + prefix.length);
-          try {
-            message = (JSON.parse(message) as { message?: string }).message ?? message;
-          } catch {
-            /* keep raw */
-          }
-          fail(new SioError("connect_refused", `namespace connect refused: ${message}`));
+          const refusal = parseRefusal(text.slice(2 + prefix.length));
+          // The gateway's code (auth_invalid, user_connection_limit, ...) is the
+          // kind, so the summary says what to fix, not just that it failed.
+          fail(new SioError(refusal.code ? `connect_refused:${refusal.code}` : "connect_refused", `namespace connect refused: ${refusal.message}`));
         } else if (text === "2") {
           ws.send("3");
         }

@@ -17,7 +17,7 @@ import { parseArgs } from "node:util";
 import { checkRedisServer } from "../topology/redis-cluster.js";
 import { isPortFree } from "../topology/ports.js";
 import { startTopology, type Topology } from "../topology/index.js";
-import { DEV_AUTH_SECRET, devAuthEnv, mintDevToken } from "../topology/dev-auth.js";
+import { DEV_AUDIENCE, DEV_AUTH_SECRET, DEV_ISSUER, devAuthEnv, mintDevToken } from "../topology/dev-auth.js";
 import { DEV_SECRET_FILE, writeDevSecret } from "./dev-secret.js";
 
 const { values } = parseArgs({
@@ -105,6 +105,11 @@ console.log(`ready: http://127.0.0.1:${balancerPort}`);
 // The token rides in the URL fragment, which browsers never send to the server.
 const consoleToken = authOff ? "" : `#token=${await mintDevToken({ sub: "console", secret: DEV_AUTH_SECRET, expiresInSeconds: 12 * 3600 })}`;
 console.log(`console: open http://127.0.0.1:${balancerPort}/${consoleToken} in a browser (a second window lands on the other gateway)`);
+// The balancer is one process of at most 20,000 open files and holds two per
+// connection, so a large load test goes to the gateways directly.
+const loadtestAuth = authOff ? "" : ` --token-secret-file ${DEV_SECRET_FILE} --token-issuer ${DEV_ISSUER} --token-audience ${DEV_AUDIENCE}`;
+const gatewayUrls = gatewayPorts.map((p) => `http://127.0.0.1:${p}`).join(",");
+console.log(`load test: npm run loadtest -- --url ${gatewayUrls}${loadtestAuth} --scenario idle --connections 10000 --rate 700 --hold 30`);
 console.log(`keys: r = rolling restart of the next gateway, q = quit (or Ctrl-C); try \`npm run demo\` in another terminal`);
 
 let nextRestart = 0;

@@ -6,9 +6,13 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { createHmac } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { runLoadtest } from "../loadtest/fleet.js";
 import { parseLoadtestOptions, OptionError } from "../loadtest/options.js";
 import { mintHs256 } from "../loadtest/token.js";
+import { CONNECT_ERROR_CODE } from "../gateway/src/protocol.js";
 import { DEV_AUDIENCE, DEV_AUTH_SECRET, DEV_ISSUER, startTopology, type Topology } from "../topology/index.js";
 
 let topology: Topology;
@@ -63,10 +67,12 @@ test("churn: connect, join, leave, disconnect loops stop at their cycle bound", 
   assert.equal(r.churn!.cycles, 12);
 });
 
-test("authentication: a token signed with the wrong secret is counted as a refused connect, not a crash", async () => {
+test("authentication: a token signed with the wrong secret is counted as a refused connect, by the gateway's code, not a crash", async () => {
   const r = await runLoadtest(options({ scenario: "idle", connections: "5", rate: "50", hold: "0", "token-secret": "not-the-gateways-secret-but-32-bytes-long" }));
   assert.equal(r.connections.reached, 0);
-  assert.equal(r.errors.connect_refused, 5);
+  // The gateway's code says why (here the signature), so a run with the wrong
+  // claims or secret tells its user what to fix.
+  assert.deepEqual(r.errors, { [`connect_refused:${CONNECT_ERROR_CODE.authInvalid}`]: 5 });
 });
 
 test("options: bad values are refused with the flag and what was expected", () => {
@@ -74,6 +80,22 @@ test("options: bad values are refused with the flag and what was expected", () =
   assert.throws(() => parseLoadtestOptions({ url: "http://127.0.0.1:1", scenario: "storm" }), /--scenario "storm": expected one of idle, fanout, churn/);
   assert.throws(() => parseLoadtestOptions({ url: "http://127.0.0.1:1", connections: "-5" }), /--connections "-5": expected an integer/);
   assert.throws(() => parseLoadtestOptions({ url: "http://127.0.0.1:1", token: "a", "token-secret": "b" }), /give one, not both/);
+});
+
+test("options: --token-secret-file reads the secret (trimmed) and names the file when it cannot", () => {
+  const dir = mkdtempSync(join(tmpdir(), "loadtest-secret-"));
+  try {
+    const file = join(dir, "dev-secret");
+    writeFileSync(file, "a-secret-of-at-least-32-bytes-long-for-hs256\n");
+    assert.equal(parseLoadtestOptions({ url: "http://127.0.0.1:1", "token-secret-file": file }).tokenSecret, "a-secret-of-at-least-32-bytes-long-for-hs256");
+    const missing = join(dir, "absent");
+    assert.throws(() => parseLoadtestOptions({ url: "http://127.0.0.1:1", "token-secret-file": missing }), (e: Error) => e instanceof OptionError && e.message === `--token-secret-file ${JSON.stringify(missing)}: expected a readable file (ENOENT)`);
+    writeFileSync(file, " \n");
+    assert.throws(() => parseLoadtestOptions({ url: "http://127.0.0.1:1", "token-secret-file": file }), /--token-secret-file ".*": the file is empty/);
+    assert.throws(() => parseLoadtestOptions({ url: "http://127.0.0.1:1", "token-secret": "x", "token-secret-file": file }), /give one, not both/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("token: HS256 minted with node:crypto matches the reference token", () => {
