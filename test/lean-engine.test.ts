@@ -432,4 +432,17 @@ describe("lean engine", () => {
     s.on("after", (ack: (x: string) => void) => ack("alive"));
     assert.equal(await c.timeout(2000).emitWithAck("after"), "alive");
   });
+
+  it("emits `packet` on the connection for the client's pongs and messages, as engine.io does", async () => {
+    const { c, s } = await connectedPair();
+    const seen: Array<{ type: string; data?: unknown }> = [];
+    // engine.io's documented liveness hook: socket.conn.on("packet", ({ type }) => type === "pong" && ...)
+    s.conn.on("packet", (packet: { type: string; data?: unknown }) => seen.push(packet));
+    const got = once(s, "hello");
+    c.emit("hello", 1);
+    await got;
+    await sleep(PING_INTERVAL_MS * 3);
+    assert.deepEqual(seen.find((p) => p.type === "message"), { type: "message", data: '2/calls,["hello",1]' });
+    assert.ok(seen.some((p) => p.type === "pong"), `no pong among ${JSON.stringify(seen)}`);
+  });
 });

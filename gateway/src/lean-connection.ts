@@ -194,10 +194,14 @@ export class LeanConnection extends SmallEmitter implements FrameReaderState, Fr
   onWsMessage(data: Buffer, isBinary: boolean): void {
     if (this.readyState !== "open") return;
     if (isBinary) {
+      if (this.listenerCount("packet") > 0) this.emit("packet", { type: "message", data });
       this.extendPingWait();
       return this.onPacketData(data);
     }
     const text = data.toString();
+    // engine.io's `packet` event (e.g. `socket.conn.on("packet", ({ type }) => type === "pong")`);
+    // the packet object is built only when someone listens.
+    if (this.listenerCount("packet") > 0) this.emit("packet", enginePacket(text));
     switch (text.charCodeAt(0)) {
       case 0x34: // "4" message
         this.extendPingWait();
@@ -362,6 +366,16 @@ export class LeanConnection extends SmallEmitter implements FrameReaderState, Fr
     this.wsPartial = this.wsFragments = undefined;
     this.emit("close", reason, description);
   }
+}
+
+/** Engine.IO v4 packet types by their digit, as engine.io-parser names them. */
+const PACKET_TYPE_NAMES = ["open", "close", "ping", "pong", "message", "upgrade", "noop"];
+
+/** A text packet as engine.io-parser's `decodePacket` gives it to `packet` listeners. */
+function enginePacket(text: string): { type: string; data?: string } {
+  const type = PACKET_TYPE_NAMES[text.charCodeAt(0) - 0x30];
+  if (type === undefined) return { type: "error", data: "parser error" };
+  return text.length > 1 ? { type, data: text.slice(1) } : { type };
 }
 
 function finishLater(conn: LeanConnection, reason: CloseReason, description?: unknown): void {
