@@ -445,4 +445,28 @@ describe("lean engine", () => {
     assert.deepEqual(seen.find((p) => p.type === "message"), { type: "message", data: '2/calls,["hello",1]' });
     assert.ok(seen.some((p) => p.type === "pong"), `no pong among ${JSON.stringify(seen)}`);
   });
+
+  it("gives each connection its own mutable handshake.query and handshake.headers", async () => {
+    // Strict-mode code (every ES module) throws on writing a frozen object; a
+    // throw in a middleware is an unhandled rejection in Socket.IO, so this must not throw.
+    const seen: Array<Record<string, unknown>> = [];
+    io.of("/mutable").use((socket, next) => {
+      try {
+        (socket.handshake.query as Record<string, unknown>).seen = (socket.handshake.query as Record<string, unknown>).seen ?? "first";
+        (socket.handshake.headers as Record<string, unknown>)["x-normalised"] = "yes";
+        seen.push({ query: { ...socket.handshake.query }, xn: socket.handshake.headers["x-normalised"] });
+        next();
+      } catch (err) {
+        next(err as Error);
+      }
+    });
+    const connected = (c: ClientSocket) =>
+      Promise.race([once(c, "connect").then(() => "connected"), once<Error>(c, "connect_error").then((err) => `refused: ${err.message}`)]);
+    assert.equal(await connected(client("/mutable")), "connected");
+    assert.equal(await connected(client("/mutable")), "connected");
+    assert.equal(seen.length, 2);
+    // What one connection wrote is not seen by the next one.
+    assert.deepEqual(seen[1].query, { EIO: "4", transport: "websocket", seen: "first" });
+    assert.equal(seen[1].xn, "yes");
+  });
 });

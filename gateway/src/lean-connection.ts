@@ -46,7 +46,6 @@ export interface PacketDecoder {
 /** What Socket.IO's Socket and Namespace call on their client that its public types do not show. */
 type SocketInternals = Socket & { _onpacket(p: Packet): void; _onclose(reason: string, description?: unknown): void; _onerror(err: Error): void };
 
-const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 const ENCRYPTED = Object.freeze({ encrypted: true });
 const PLAIN = Object.freeze({ encrypted: false });
 const WRITABLE = Object.freeze({ name: "websocket", writable: true });
@@ -84,8 +83,8 @@ export class LeanConnection extends SmallEmitter implements FrameReaderState, Fr
     readonly remoteAddress: string,
     /** The only request header kept: Socket.IO reports it in `handshake.headers` and `xdomain`. */
     private readonly origin: string | undefined,
-    /** The upgrade URL's query, for `socket.handshake.query` (shared when it is only Engine.IO's own). */
-    private readonly query: Record<string, string>,
+    /** The upgrade URL's query, for `socket.handshake.query`; undefined when it is only Engine.IO's own. */
+    private readonly query: Record<string, string> | undefined,
     private readonly encrypted: boolean,
     private readonly tcp: Tcp,
     private readonly engine: LeanEngine,
@@ -105,11 +104,15 @@ export class LeanConnection extends SmallEmitter implements FrameReaderState, Fr
    * What Socket.IO reads to build `socket.handshake` (and returns as
    * `socket.request`): rebuilt on each access from the few things kept, so
    * properties set on it do not stay, and `headers` holds only `origin`.
+   * `headers` and the default `_query` are fresh objects, not shared frozen
+   * ones: Socket.IO hands them to the application as `socket.handshake`, and
+   * a middleware that writes to a frozen object throws in strict mode (an
+   * unhandled rejection inside Socket.IO, which ends the process).
    */
   get request() {
     return {
-      headers: this.origin === undefined ? NO_HEADERS : { origin: this.origin },
-      _query: this.query,
+      headers: this.origin === undefined ? {} : { origin: this.origin },
+      _query: this.query ?? { EIO: "4", transport: "websocket" },
       url: this.engine.path,
       connection: this.encrypted ? ENCRYPTED : PLAIN,
     };

@@ -48,9 +48,6 @@ export const ENGINE_ERROR = {
 /** The longest the wheel waits between turns; shorter when pings are more frequent. */
 const MAX_TICK_MS = 1000;
 
-/** `handshake.query` of a client that added nothing to Engine.IO's own parameters (nearly all), shared. */
-const ENGINE_QUERY: Record<string, string> = Object.freeze({ EIO: "4", transport: "websocket" }) as Record<string, string>;
-
 interface SocketIoInternals {
   encoder: { encode(packet: unknown): Array<string | Buffer> };
   _parser: { Decoder: new () => PacketDecoder };
@@ -195,7 +192,8 @@ export class LeanEngine extends SmallEmitter {
   private open(req: IncomingMessage, socket: Duplex, head: Buffer, params: URLSearchParams): void {
     const id = randomBytes(15).toString("base64url");
     const origin = req.headers.origin;
-    const query = params.size === 2 ? ENGINE_QUERY : Object.fromEntries(params);
+    // Nothing kept for a client that added nothing to Engine.IO's own parameters (nearly all).
+    const query = params.size === 2 ? undefined : Object.fromEntries(params);
     const tcp = socket as Duplex & { [CONNECTION]?: LeanConnection; setNoDelay?(on: boolean): void; setTimeout(ms: number): void; remoteAddress?: string; encrypted?: boolean };
     const conn = new LeanConnection(id, tcp.remoteAddress ?? "", origin, query, tcp.encrypted === true, tcp, this);
     tcp[CONNECTION] = conn;
