@@ -469,4 +469,19 @@ describe("lean engine", () => {
     assert.deepEqual(seen[1].query, { EIO: "4", transport: "websocket", seen: "first" });
     assert.equal(seen[1].xn, "yes");
   });
+
+  it("reports the upgrade URL with its query in handshake.url, as the stock engine does", async () => {
+    let serverSide = once<Socket>(io.of("/calls"), "connection");
+    const c = client("/calls", { query: { room: "r1" } });
+    await once(c, "connect");
+    let url = new URL((await serverSide).handshake.url, "http://x");
+    assert.equal(url.pathname, "/socket.io/");
+    assert.equal(url.searchParams.get("room"), "r1");
+    assert.equal(url.searchParams.get("EIO"), "4");
+    serverSide = once<Socket>(io.of("/calls"), "connection");
+    const d = client();
+    await once(d, "connect");
+    url = new URL((await serverSide).handshake.url, "http://x");
+    assert.equal(url.searchParams.get("transport"), "websocket");
+  });
 });

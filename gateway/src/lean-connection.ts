@@ -113,7 +113,8 @@ export class LeanConnection extends SmallEmitter implements FrameReaderState, Fr
     return {
       headers: this.origin === undefined ? {} : { origin: this.origin },
       _query: this.query ?? { EIO: "4", transport: "websocket" },
-      url: this.engine.path,
+      // As the stock engine's `req.url`: code reads parameters from `handshake.url`.
+      url: this.query === undefined ? this.engine.defaultUrl : `${this.engine.path}?${new URLSearchParams(this.query)}`,
       connection: this.encrypted ? ENCRYPTED : PLAIN,
     };
   }

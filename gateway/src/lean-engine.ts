@@ -80,6 +80,8 @@ export class LeanEngine extends SmallEmitter {
   private readonly unopened = new Map<LeanConnection, number>();
   private closed = false;
   private readonly openPacket: (id: string) => string;
+  /** @internal `handshake.url` of a client that added nothing to Engine.IO's own parameters: one string for all. */
+  readonly defaultUrl: string;
 
   constructor(private readonly opts: LeanEngineOptions) {
     super();
@@ -92,6 +94,7 @@ export class LeanEngine extends SmallEmitter {
     this.wheel.unref();
     const settings = `"upgrades":[],"pingInterval":${opts.pingIntervalMs},"pingTimeout":${opts.pingTimeoutMs},"maxPayload":${opts.maxPayload}}`;
     this.openPacket = (id) => `0{"sid":"${id}",${settings}`;
+    this.defaultUrl = `${opts.path}?EIO=4&transport=websocket`;
   }
 
   /** Makes this engine Socket.IO's: its connections become the server's clients. */
