@@ -484,4 +484,35 @@ describe("lean engine", () => {
     url = new URL((await serverSide).handshake.url, "http://x");
     assert.equal(url.searchParams.get("transport"), "websocket");
   });
+
+  it("refuses a connection whose asynchronous allowRequest answers after the engine closed", async () => {
+    const other = createServer();
+    let answer: (() => void) | undefined;
+    const asyncEngine = new LeanEngine({
+      path: "/socket.io/",
+      pingIntervalMs: 1000,
+      pingTimeoutMs: 1000,
+      maxPayload: 1024,
+      allowRequest: (_req, fn) => void (answer = () => fn(null, true)),
+    });
+    asyncEngine.attach(new Server({ serveClient: false }));
+    other.on("upgrade", (req, socket, head) => asyncEngine.handleUpgrade(req, socket, head));
+    await new Promise<void>((r) => other.listen(0, "127.0.0.1", r));
+    const ws = new WebSocket(`ws://127.0.0.1:${(other.address() as AddressInfo).port}/socket.io/?EIO=4&transport=websocket`);
+    ws.on("error", () => {});
+    const outcome = new Promise<string>((resolve) => {
+      ws.on("open", () => resolve("accepted"));
+      ws.on("unexpected-response", (_req, r) => resolve(`refused ${r.statusCode}`));
+    });
+    while (!answer) await sleep(10);
+    // The engine closes (io.close()) while allowRequest is still deciding.
+    asyncEngine.close();
+    answer();
+    const result = await outcome;
+    // Accepted after close, the connection would sit on a stopped wheel: never pinged, never timed out.
+    assert.equal(asyncEngine.clientsCount, 0);
+    assert.equal(result, "refused 503");
+    ws.terminate();
+    other.close();
+  });
 });

@@ -159,11 +159,7 @@ export class LeanEngine extends SmallEmitter {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     // Node's HTTP server hands the socket over without an error listener.
     socket.on("error", destroyQuietly);
-    if (this.closed) {
-      if (socket.writable) socket.write(refusalResponse(503, "the server is shutting down"));
-      socket.destroy();
-      return;
-    }
+    if (this.closed) return refuseClosed(socket);
     const query = new URL(req.url ?? "/", "http://x").searchParams;
     const refuse = (error: { code: number; message: string }, context: Record<string, unknown> = {}) => {
       this.emit("connection_error", { req, code: error.code, message: error.message, context });
@@ -182,6 +178,8 @@ export class LeanEngine extends SmallEmitter {
     }
     const proceed = () => {
       if (!socket.writable) return void socket.destroy();
+      // An asynchronous allowRequest may answer after close(): the wheel has stopped, so nothing would ever ping or time out this connection.
+      if (this.closed) return refuseClosed(socket);
       socket.write(acceptResponse(upgrade.accept, upgrade.protocol));
       this.open(req, socket, head, query);
     };
@@ -258,6 +256,11 @@ export class LeanEngine extends SmallEmitter {
 
 function destroyQuietly(this: Duplex): void {
   this.destroy();
+}
+
+function refuseClosed(socket: Duplex): void {
+  if (socket.writable) socket.write(refusalResponse(503, "the server is shutting down"));
+  socket.destroy();
 }
 
 /** Engine.IO's refusal: 400 with the error as JSON. */
