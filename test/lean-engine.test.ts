@@ -432,4 +432,87 @@ describe("lean engine", () => {
     s.on("after", (ack: (x: string) => void) => ack("alive"));
     assert.equal(await c.timeout(2000).emitWithAck("after"), "alive");
   });
+
+  it("emits `packet` on the connection for the client's pongs and messages, as engine.io does", async () => {
+    const { c, s } = await connectedPair();
+    const seen: Array<{ type: string; data?: unknown }> = [];
+    // engine.io's documented liveness hook: socket.conn.on("packet", ({ type }) => type === "pong" && ...)
+    s.conn.on("packet", (packet: { type: string; data?: unknown }) => seen.push(packet));
+    const got = once(s, "hello");
+    c.emit("hello", 1);
+    await got;
+    await sleep(PING_INTERVAL_MS * 3);
+    assert.deepEqual(seen.find((p) => p.type === "message"), { type: "message", data: '2/calls,["hello",1]' });
+    assert.ok(seen.some((p) => p.type === "pong"), `no pong among ${JSON.stringify(seen)}`);
+  });
+
+  it("gives each connection its own mutable handshake.query and handshake.headers", async () => {
+    // Strict-mode code (every ES module) throws on writing a frozen object; a
+    // throw in a middleware is an unhandled rejection in Socket.IO, so this must not throw.
+    const seen: Array<Record<string, unknown>> = [];
+    io.of("/mutable").use((socket, next) => {
+      try {
+        (socket.handshake.query as Record<string, unknown>).seen = (socket.handshake.query as Record<string, unknown>).seen ?? "first";
+        (socket.handshake.headers as Record<string, unknown>)["x-normalised"] = "yes";
+        seen.push({ query: { ...socket.handshake.query }, xn: socket.handshake.headers["x-normalised"] });
+        next();
+      } catch (err) {
+        next(err as Error);
+      }
+    });
+    const connected = (c: ClientSocket) =>
+      Promise.race([once(c, "connect").then(() => "connected"), once<Error>(c, "connect_error").then((err) => `refused: ${err.message}`)]);
+    assert.equal(await connected(client("/mutable")), "connected");
+    assert.equal(await connected(client("/mutable")), "connected");
+    assert.equal(seen.length, 2);
+    // What one connection wrote is not seen by the next one.
+    assert.deepEqual(seen[1].query, { EIO: "4", transport: "websocket", seen: "first" });
+    assert.equal(seen[1].xn, "yes");
+  });
+
+  it("reports the upgrade URL with its query in handshake.url, as the stock engine does", async () => {
+    let serverSide = once<Socket>(io.of("/calls"), "connection");
+    const c = client("/calls", { query: { room: "r1" } });
+    await once(c, "connect");
+    let url = new URL((await serverSide).handshake.url, "http://x");
+    assert.equal(url.pathname, "/socket.io/");
+    assert.equal(url.searchParams.get("room"), "r1");
+    assert.equal(url.searchParams.get("EIO"), "4");
+    serverSide = once<Socket>(io.of("/calls"), "connection");
+    const d = client();
+    await once(d, "connect");
+    url = new URL((await serverSide).handshake.url, "http://x");
+    assert.equal(url.searchParams.get("transport"), "websocket");
+  });
+
+  it("refuses a connection whose asynchronous allowRequest answers after the engine closed", async () => {
+    const other = createServer();
+    let answer: (() => void) | undefined;
+    const asyncEngine = new LeanEngine({
+      path: "/socket.io/",
+      pingIntervalMs: 1000,
+      pingTimeoutMs: 1000,
+      maxPayload: 1024,
+      allowRequest: (_req, fn) => void (answer = () => fn(null, true)),
+    });
+    asyncEngine.attach(new Server({ serveClient: false }));
+    other.on("upgrade", (req, socket, head) => asyncEngine.handleUpgrade(req, socket, head));
+    await new Promise<void>((r) => other.listen(0, "127.0.0.1", r));
+    const ws = new WebSocket(`ws://127.0.0.1:${(other.address() as AddressInfo).port}/socket.io/?EIO=4&transport=websocket`);
+    ws.on("error", () => {});
+    const outcome = new Promise<string>((resolve) => {
+      ws.on("open", () => resolve("accepted"));
+      ws.on("unexpected-response", (_req, r) => resolve(`refused ${r.statusCode}`));
+    });
+    while (!answer) await sleep(10);
+    // The engine closes (io.close()) while allowRequest is still deciding.
+    asyncEngine.close();
+    answer();
+    const result = await outcome;
+    // Accepted after close, the connection would sit on a stopped wheel: never pinged, never timed out.
+    assert.equal(asyncEngine.clientsCount, 0);
+    assert.equal(result, "refused 503");
+    ws.terminate();
+    other.close();
+  });
 });

@@ -46,7 +46,6 @@ export interface PacketDecoder {
 /** What Socket.IO's Socket and Namespace call on their client that its public types do not show. */
 type SocketInternals = Socket & { _onpacket(p: Packet): void; _onclose(reason: string, description?: unknown): void; _onerror(err: Error): void };
 
-const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 const ENCRYPTED = Object.freeze({ encrypted: true });
 const PLAIN = Object.freeze({ encrypted: false });
 const WRITABLE = Object.freeze({ name: "websocket", writable: true });
@@ -84,8 +83,8 @@ export class LeanConnection extends SmallEmitter implements FrameReaderState, Fr
     readonly remoteAddress: string,
     /** The only request header kept: Socket.IO reports it in `handshake.headers` and `xdomain`. */
     private readonly origin: string | undefined,
-    /** The upgrade URL's query, for `socket.handshake.query` (shared when it is only Engine.IO's own). */
-    private readonly query: Record<string, string>,
+    /** The upgrade URL's query, for `socket.handshake.query`; undefined when it is only Engine.IO's own. */
+    private readonly query: Record<string, string> | undefined,
     private readonly encrypted: boolean,
     private readonly tcp: Tcp,
     private readonly engine: LeanEngine,
@@ -105,12 +104,17 @@ export class LeanConnection extends SmallEmitter implements FrameReaderState, Fr
    * What Socket.IO reads to build `socket.handshake` (and returns as
    * `socket.request`): rebuilt on each access from the few things kept, so
    * properties set on it do not stay, and `headers` holds only `origin`.
+   * `headers` and the default `_query` are fresh objects, not shared frozen
+   * ones: Socket.IO hands them to the application as `socket.handshake`, and
+   * a middleware that writes to a frozen object throws in strict mode (an
+   * unhandled rejection inside Socket.IO, which ends the process).
    */
   get request() {
     return {
-      headers: this.origin === undefined ? NO_HEADERS : { origin: this.origin },
-      _query: this.query,
-      url: this.engine.path,
+      headers: this.origin === undefined ? {} : { origin: this.origin },
+      _query: this.query ?? { EIO: "4", transport: "websocket" },
+      // As the stock engine's `req.url`: code reads parameters from `handshake.url`.
+      url: this.query === undefined ? this.engine.defaultUrl : `${this.engine.path}?${new URLSearchParams(this.query)}`,
       connection: this.encrypted ? ENCRYPTED : PLAIN,
     };
   }
@@ -194,10 +198,14 @@ export class LeanConnection extends SmallEmitter implements FrameReaderState, Fr
   onWsMessage(data: Buffer, isBinary: boolean): void {
     if (this.readyState !== "open") return;
     if (isBinary) {
+      if (this.listenerCount("packet") > 0) this.emit("packet", { type: "message", data });
       this.extendPingWait();
       return this.onPacketData(data);
     }
     const text = data.toString();
+    // engine.io's `packet` event (e.g. `socket.conn.on("packet", ({ type }) => type === "pong")`);
+    // the packet object is built only when someone listens.
+    if (this.listenerCount("packet") > 0) this.emit("packet", enginePacket(text));
     switch (text.charCodeAt(0)) {
       case 0x34: // "4" message
         this.extendPingWait();
@@ -362,6 +370,16 @@ export class LeanConnection extends SmallEmitter implements FrameReaderState, Fr
     this.wsPartial = this.wsFragments = undefined;
     this.emit("close", reason, description);
   }
+}
+
+/** Engine.IO v4 packet types by their digit, as engine.io-parser names them. */
+const PACKET_TYPE_NAMES = ["open", "close", "ping", "pong", "message", "upgrade", "noop"];
+
+/** A text packet as engine.io-parser's `decodePacket` gives it to `packet` listeners. */
+function enginePacket(text: string): { type: string; data?: string } {
+  const type = PACKET_TYPE_NAMES[text.charCodeAt(0) - 0x30];
+  if (type === undefined) return { type: "error", data: "parser error" };
+  return text.length > 1 ? { type, data: text.slice(1) } : { type };
 }
 
 function finishLater(conn: LeanConnection, reason: CloseReason, description?: unknown): void {

@@ -48,9 +48,6 @@ export const ENGINE_ERROR = {
 /** The longest the wheel waits between turns; shorter when pings are more frequent. */
 const MAX_TICK_MS = 1000;
 
-/** `handshake.query` of a client that added nothing to Engine.IO's own parameters (nearly all), shared. */
-const ENGINE_QUERY: Record<string, string> = Object.freeze({ EIO: "4", transport: "websocket" }) as Record<string, string>;
-
 interface SocketIoInternals {
   encoder: { encode(packet: unknown): Array<string | Buffer> };
   _parser: { Decoder: new () => PacketDecoder };
@@ -83,6 +80,8 @@ export class LeanEngine extends SmallEmitter {
   private readonly unopened = new Map<LeanConnection, number>();
   private closed = false;
   private readonly openPacket: (id: string) => string;
+  /** @internal `handshake.url` of a client that added nothing to Engine.IO's own parameters: one string for all. */
+  readonly defaultUrl: string;
 
   constructor(private readonly opts: LeanEngineOptions) {
     super();
@@ -95,6 +94,7 @@ export class LeanEngine extends SmallEmitter {
     this.wheel.unref();
     const settings = `"upgrades":[],"pingInterval":${opts.pingIntervalMs},"pingTimeout":${opts.pingTimeoutMs},"maxPayload":${opts.maxPayload}}`;
     this.openPacket = (id) => `0{"sid":"${id}",${settings}`;
+    this.defaultUrl = `${opts.path}?EIO=4&transport=websocket`;
   }
 
   /** Makes this engine Socket.IO's: its connections become the server's clients. */
@@ -159,11 +159,7 @@ export class LeanEngine extends SmallEmitter {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     // Node's HTTP server hands the socket over without an error listener.
     socket.on("error", destroyQuietly);
-    if (this.closed) {
-      if (socket.writable) socket.write(refusalResponse(503, "the server is shutting down"));
-      socket.destroy();
-      return;
-    }
+    if (this.closed) return refuseClosed(socket);
     const query = new URL(req.url ?? "/", "http://x").searchParams;
     const refuse = (error: { code: number; message: string }, context: Record<string, unknown> = {}) => {
       this.emit("connection_error", { req, code: error.code, message: error.message, context });
@@ -182,6 +178,8 @@ export class LeanEngine extends SmallEmitter {
     }
     const proceed = () => {
       if (!socket.writable) return void socket.destroy();
+      // An asynchronous allowRequest may answer after close(): the wheel has stopped, so nothing would ever ping or time out this connection.
+      if (this.closed) return refuseClosed(socket);
       socket.write(acceptResponse(upgrade.accept, upgrade.protocol));
       this.open(req, socket, head, query);
     };
@@ -195,7 +193,8 @@ export class LeanEngine extends SmallEmitter {
   private open(req: IncomingMessage, socket: Duplex, head: Buffer, params: URLSearchParams): void {
     const id = randomBytes(15).toString("base64url");
     const origin = req.headers.origin;
-    const query = params.size === 2 ? ENGINE_QUERY : Object.fromEntries(params);
+    // Nothing kept for a client that added nothing to Engine.IO's own parameters (nearly all).
+    const query = params.size === 2 ? undefined : Object.fromEntries(params);
     const tcp = socket as Duplex & { [CONNECTION]?: LeanConnection; setNoDelay?(on: boolean): void; setTimeout(ms: number): void; remoteAddress?: string; encrypted?: boolean };
     const conn = new LeanConnection(id, tcp.remoteAddress ?? "", origin, query, tcp.encrypted === true, tcp, this);
     tcp[CONNECTION] = conn;
@@ -257,6 +256,11 @@ export class LeanEngine extends SmallEmitter {
 
 function destroyQuietly(this: Duplex): void {
   this.destroy();
+}
+
+function refuseClosed(socket: Duplex): void {
+  if (socket.writable) socket.write(refusalResponse(503, "the server is shutting down"));
+  socket.destroy();
 }
 
 /** Engine.IO's refusal: 400 with the error as JSON. */

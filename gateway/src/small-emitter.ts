@@ -53,6 +53,9 @@ export class SmallEmitter {
     }
     return this;
   }
+  listenerCount(event: string): number {
+    return this.handlers?.[event]?.length ?? 0;
+  }
   listeners(event: string): Listener[] {
     return [...(this.handlers?.[event] ?? [])];
   }
