@@ -14,6 +14,7 @@ import { connectRefused, metricSum } from "./support/admission.js";
 const RATE = 20;
 const BURST = 20;
 const DISCONNECT_AFTER = 50;
+const SLOW_READER_LIMIT = 256 * 1024;
 
 /** Two fresh clients in one call on `url`: an event from one reaches the other. */
 async function assertRelayWorks(url: string, label: string): Promise<void> {
@@ -50,6 +51,7 @@ describe("rate and size limits", () => {
   let url = "";
   let ipLimited: GatewayProcess;
   let originChecked: GatewayProcess;
+  let bufferLimited: GatewayProcess;
 
   before(async () => {
     topo = await startTopology({
@@ -57,10 +59,11 @@ describe("rate and size limits", () => {
       gatewayEnv: { EVENT_RATE_PER_SECOND: String(RATE), EVENT_BURST: String(BURST), EVENT_RATE_DISCONNECT_AFTER: String(DISCONNECT_AFTER) },
     });
     url = topo.gateways[0].url;
-    const [p1, p2] = await freePorts(2);
-    [ipLimited, originChecked] = await Promise.all([
+    const [p1, p2, p3] = await freePorts(3);
+    [ipLimited, originChecked, bufferLimited] = await Promise.all([
       topo.startGateway(p1, { CONNECT_RATE_PER_IP: "2", CONNECT_BURST_PER_IP: "3" }),
       topo.startGateway(p2, { ALLOWED_ORIGINS: "https://app.example.com" }),
+      topo.startGateway(p3, { MAX_BUFFERED_BYTES: String(SLOW_READER_LIMIT), EVENT_RATE_PER_SECOND: "0" }),
     ]);
   });
   after(async () => {
@@ -108,6 +111,39 @@ describe("rate and size limits", () => {
     assert.equal(await gone, "transport close");
     assert.equal((await fetch(`${url}/healthz`)).status, 200);
     await assertRelayWorks(url, "after an oversized frame");
+  });
+
+  it("cuts a member that stops reading once MAX_BUFFERED_BYTES is unread, counts it, and keeps the call going", async () => {
+    const url = bufferLimited.url;
+    const callId = "slow-reader";
+    const slow = await connectClient(url, NAMESPACE.calls);
+    const sender = await connectClient(url, NAMESPACE.calls);
+    const listener = await connectClient(url, NAMESPACE.calls);
+    for (const c of [slow, sender, listener]) assert.equal((await c.socket.emitWithAck(CLIENT_EVENT.join, { callId })).ok, true);
+    const before = await metricSum(url, "socket_io_slow_clients_cut_total");
+    // The member's process stops reading its socket (a stuck main thread, a bug): TCP keeps it open.
+    (slow.socket.io.engine.transport as unknown as { ws: { _socket: { pause(): void } } }).ws._socket.pause();
+    let heard = 0;
+    listener.socket.on(SERVER_EVENT.callEvent, () => heard++);
+    // 15 KB events until the gateway cuts the slow member; at most 40 MB, far past the
+    // loopback socket buffers and the limit.
+    let sent = 0;
+    let cut = 0;
+    while (sent < 2800 && cut === 0) {
+      const acks = await Promise.all(Array.from({ length: 40 }, () => sender.socket.emitWithAck(CLIENT_EVENT.callEvent, { callId, type: "chunk", data: "z".repeat(15_000) })));
+      assert.ok(acks.every((a) => a.ok), JSON.stringify(acks.find((a) => !a.ok)));
+      sent += acks.length;
+      cut = (await metricSum(url, "socket_io_slow_clients_cut_total")) - before;
+    }
+    assert.equal(cut, 1, `the slow member was not cut after ${sent} events`);
+    assert.equal((await fetch(`${url}/healthz`)).status, 200);
+    // The members that read got every event, and the call still relays.
+    const deadline = Date.now() + 5000;
+    while (heard < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(heard, sent);
+    const last = nextEvent(listener.socket, SERVER_EVENT.callEvent);
+    assert.deepEqual(await sender.socket.emitWithAck(CLIENT_EVENT.callEvent, { callId, type: "after", data: "still here" }), { ok: true });
+    assert.equal((await last).data, "still here");
   });
 
   it("refuses deeply nested data with data_too_deep and keeps the connection", async () => {

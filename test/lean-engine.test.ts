@@ -20,6 +20,7 @@ const PING_TIMEOUT_MS = 400;
 const MAX_PAYLOAD = 64 * 1024;
 const CONNECT_TIMEOUT_MS = 1500;
 const CLOSE_TIMEOUT_MS = 800;
+const MAX_BUFFERED_BYTES = 1024 * 1024;
 
 function once<T = unknown>(emitter: { once(event: string, fn: (...args: any[]) => void): unknown }, event: string, timeoutMs = 5000): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -76,7 +77,7 @@ describe("lean engine", () => {
       res.writeHead(404).end();
     });
     io = new Server({ serveClient: false, connectTimeout: CONNECT_TIMEOUT_MS });
-    engine = new LeanEngine({ path: "/socket.io/", pingIntervalMs: PING_INTERVAL_MS, pingTimeoutMs: PING_TIMEOUT_MS, maxPayload: MAX_PAYLOAD, closeTimeoutMs: CLOSE_TIMEOUT_MS });
+    engine = new LeanEngine({ path: "/socket.io/", pingIntervalMs: PING_INTERVAL_MS, pingTimeoutMs: PING_TIMEOUT_MS, maxPayload: MAX_PAYLOAD, closeTimeoutMs: CLOSE_TIMEOUT_MS, maxBufferedBytes: MAX_BUFFERED_BYTES });
     engine.attach(io);
     http.on("upgrade", (req, socket, head) => {
       if (engine.handles(req.url)) engine.handleUpgrade(req, socket, head);
@@ -318,6 +319,46 @@ describe("lean engine", () => {
     clearInterval(trickle);
     raw.destroy();
     assert.equal(outcome, "cut");
+  });
+
+  it("cuts a client that stops reading once its unsent bytes pass maxBufferedBytes, and keeps serving the others", async () => {
+    const serverSide = once<Socket>(io.of("/calls"), "connection");
+    const { raw } = await upgradedTcp();
+    const payload = Buffer.from("40/calls,");
+    const mask = Buffer.from([1, 2, 3, 4]);
+    raw.write(Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, Buffer.from(payload.map((b, i) => b ^ mask[i & 3]))]));
+    const slow = await serverSide;
+    raw.on("error", () => {});
+    // The peer stops reading: the kernel buffers fill, then Node's.
+    raw.pause();
+    const healthy = await connectedPair();
+    let healthyGot = 0;
+    healthy.c.on("tick", () => healthyGot++);
+    const reason = new Promise<string>((resolve) => slow.once("disconnect", resolve));
+    const overflows: unknown[] = [];
+    engine.on("slow_client", (conn: unknown) => overflows.push(conn));
+    // 1 KB events, far past the limit if nothing stops them (64 MB).
+    let sent = 0;
+    let peak = 0;
+    const tcp = (slow.conn as unknown as { tcp: { writableLength: number } }).tcp;
+    while (slow.connected && sent < 64 * 1024) {
+      slow.emit("tick", "x".repeat(1000));
+      healthy.s.emit("tick", "y");
+      peak = Math.max(peak, tcp.writableLength);
+      sent++;
+      if (sent % 256 === 0) await sleep(1);
+    }
+    assert.equal(await reason, "transport error");
+    assert.equal(overflows.length, 1);
+    assert.equal(overflows[0], slow.conn);
+    // Cut at the first write past the limit: at most one event over it.
+    assert.ok(peak <= MAX_BUFFERED_BYTES + 1100, `peak ${peak} bytes buffered`);
+    assert.ok(sent < 64 * 1024, "the slow client was never cut");
+    healthy.s.on("after", (ack: (x: string) => void) => ack("alive"));
+    assert.equal(await healthy.c.timeout(2000).emitWithAck("after"), "alive");
+    assert.ok(healthyGot > 0);
+    engine.removeAllListeners("slow_client");
+    raw.destroy();
   });
 
   it("sends ArrayBuffers and typed arrays as their bytes, and stays usable", async () => {

@@ -69,6 +69,17 @@ export interface GatewayConfig {
   engine: "lean" | "stock";
   /** Largest Socket.IO frame accepted, in bytes (`MAX_FRAME_BYTES`, default 32768); a larger one closes that connection. */
   maxFrameBytes: number;
+  /**
+   * Most bytes queued for one client that it has not read yet
+   * (`MAX_BUFFERED_BYTES`, default 1048576; 0 for no limit). Past it the
+   * connection is cut ("transport error") and counted in
+   * `socket_io_slow_clients_cut_total`: one client that stops reading while
+   * its call keeps talking would otherwise grow the task's memory until the
+   * task, and every connection on it, is killed. 1 MiB is about 1,000 call
+   * events of 1 KB, far more than a healthy client on a slow link lags
+   * behind. `ENGINE=lean` only: the stock engine has no such limit.
+   */
+  maxBufferedBytes: number;
   /** Largest `data` of a `call:event`, in bytes of JSON (`MAX_EVENT_DATA_BYTES`, default 16384). */
   maxEventDataBytes: number;
   /**
@@ -239,6 +250,7 @@ export function parseGatewayConfig(env: Env = process.env): GatewayConfig {
     pingTimeoutMs,
     engine: oneOf(env, "ENGINE", ["lean", "stock"] as const, "lean"),
     maxFrameBytes: integer(env, "MAX_FRAME_BYTES", { min: 1024, max: 10_000_000, fallback: 32_768 }),
+    maxBufferedBytes: integer(env, "MAX_BUFFERED_BYTES", { min: 0, max: 1_073_741_824, fallback: 1_048_576 }),
     maxEventDataBytes: integer(env, "MAX_EVENT_DATA_BYTES", { min: 16, max: 10_000_000, fallback: 16_384 }),
     receiptTimeoutMs: integer(env, "RECEIPT_TIMEOUT_MS", { min: 50, max: 60_000, fallback: 5000 }),
     drainSeconds: integer(env, "DRAIN_SECONDS", { min: 0, max: 3600, fallback: 30 }),

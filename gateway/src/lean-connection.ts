@@ -136,7 +136,20 @@ export class LeanConnection extends SmallEmitter implements FrameReaderState, Fr
     if (opts?.wsPreEncodedFrame) this.writeFrame(opts.wsPreEncodedFrame, cb);
     else if (typeof data === "string") this.tcp.write(textFrame("4" + data), cb);
     else this.writeFrame(binaryFrame(asBuffer(data)), cb);
+    const limit = this.engine.maxBufferedBytes;
+    if (limit > 0 && this.tcp.writableLength > limit) this.cutSlowPeer(limit);
     return this;
+  }
+
+  /**
+   * The peer has not taken `limit` bytes: it stopped reading (or reads far
+   * slower than its rooms talk). Cut it now, dropping what is queued; its
+   * client reconnects and rejoins, where waiting would hold the memory.
+   */
+  private cutSlowPeer(limit: number): void {
+    const buffered = this.tcp.writableLength;
+    this.terminate("transport error", new Error(`the peer has not read ${buffered} bytes (limit ${limit}, MAX_BUFFERED_BYTES)`));
+    this.engine.emit("slow_client", this);
   }
   send(data: string | Buffer | ArrayBuffer | ArrayBufferView, opts?: { wsPreEncodedFrame?: Buffer[] }, cb?: (err?: Error | null) => void): this {
     return this.write(data, opts, cb);

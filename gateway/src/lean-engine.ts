@@ -30,6 +30,14 @@ export interface LeanEngineOptions {
   pingTimeoutMs: number;
   /** Largest WebSocket message accepted; a larger one closes that connection with 1009. */
   maxPayload: number;
+  /**
+   * Most bytes written to a connection and not yet taken by its peer (default
+   * 0: no limit). Past it the connection is cut with "transport error" and the
+   * engine emits `slow_client`: a client that stops reading while its rooms
+   * keep talking would otherwise grow the process's memory without bound
+   * (the stock engine.io + ws have no such limit).
+   */
+  maxBufferedBytes?: number;
   /** How long a closed connection waits for the peer to finish the close before the socket is cut (default 10 s). */
   closeTimeoutMs?: number;
   /** Same contract as Engine.IO's `allowRequest`: call `fn(null, true)` to accept. */
@@ -131,6 +139,9 @@ export class LeanEngine extends SmallEmitter {
   }
   get maxPayload(): number {
     return this.opts.maxPayload;
+  }
+  get maxBufferedBytes(): number {
+    return this.opts.maxBufferedBytes ?? 0;
   }
   get clientsCount(): number {
     return this.count;

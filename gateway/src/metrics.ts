@@ -35,6 +35,7 @@ export interface GatewayMetrics {
   readonly deliverySeconds: Histogram<"namespace">;
   readonly pubsubChannels: Gauge<"scope" | "shard">;
   readonly shardPollFailures: Counter<"shard">;
+  readonly slowClientsCut: Counter;
 }
 
 export function createMetrics(sources: MetricSources = NO_SOURCES): GatewayMetrics {
@@ -114,6 +115,11 @@ export function createMetrics(sources: MetricSources = NO_SOURCES): GatewayMetri
       name: "redis_pubsub_shard_poll_failures_total",
       help: "PUBSUB SHARDCHANNELS polls that failed or timed out, by shard",
       labelNames: ["shard"],
+      registers: [registry],
+    }),
+    slowClientsCut: new Counter({
+      name: "socket_io_slow_clients_cut_total",
+      help: "Connections cut because the client left more than MAX_BUFFERED_BYTES unread",
       registers: [registry],
     }),
   };

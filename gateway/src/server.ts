@@ -113,7 +113,9 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
         pingIntervalMs: config.pingIntervalMs,
         pingTimeoutMs: config.pingTimeoutMs,
         maxPayload: config.maxFrameBytes,
+        maxBufferedBytes: config.maxBufferedBytes,
       });
+      engine.on("slow_client", () => metrics.slowClientsCut.inc());
       engine.attach(server);
       http.on("upgrade", (req, socket, head) => {
         if (engine!.handles(req.url)) engine!.handleUpgrade(req, socket, head);
