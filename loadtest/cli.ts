@@ -23,11 +23,14 @@
  *                          (a stack's NLB DNS name behind a certificate for your domain)
  *   --out DIR              report directory (default loadtest-reports; "" for none)
  *   --label TEXT
+ *
+ * Exits 0 when every connection opened and held and nothing was lost or
+ * refused; 1 (with the reasons on stderr) when the run failed; 2 on bad options.
  */
 import { parseArgs } from "node:util";
 import { runLoadtest } from "./fleet.js";
 import { OptionError, parseLoadtestOptions } from "./options.js";
-import { formatTable, summaryRows, writeReport } from "./report.js";
+import { formatTable, loadtestFailures, summaryRows, writeReport } from "./report.js";
 
 const names = ["url", "scenario", "namespace", "connections", "rate", "hold", "duration", "room-size", "message-rate", "window", "payload-bytes", "cycles", "workers", "token", "token-file", "token-secret", "token-secret-file", "token-issuer", "token-audience", "tenant", "tenant-claim", "source-addresses", "tls-skip-hostname", "connect-timeout-ms", "ack-timeout-ms", "drain", "out", "label"];
 
@@ -46,4 +49,9 @@ process.stdout.write(`\n${formatTable(summaryRows(result))}\n`);
 if (options.out) {
   const files = writeReport(result, options.out);
   process.stdout.write(`\nreport: ${files.json}\n        ${files.html}\n`);
+}
+const failures = loadtestFailures(result);
+if (failures.length > 0) {
+  process.stderr.write(`npm run loadtest: FAILED: ${failures.join("; ")}\n`);
+  process.exit(1);
 }

@@ -177,10 +177,13 @@ export async function runLoadtest(o: LoadtestOptions, hooks: LoadtestHooks = {})
       await waitFor(phase.opened, openBudgetMs);
       connectSeconds = Math.max(...latest.map((s) => (s ? s.lastOpenAt : 0))) / 1000;
       if (o.scenario === "idle") {
-        broadcast({ type: "hold", seconds: o.holdSeconds });
-        progress(`[${o.label || o.scenario}] holding ${sum((s) => s.open).toLocaleString("en")} connections for ${o.holdSeconds} s`);
+        // With nothing open there is nothing to hold: the run ends now with its errors.
+        const open = sum((s) => s.open);
+        const holdSeconds = open > 0 ? o.holdSeconds : 0;
+        broadcast({ type: "hold", seconds: holdSeconds });
+        if (open > 0) progress(`[${o.label || o.scenario}] holding ${open.toLocaleString("en")} connections for ${holdSeconds} s`);
         const during = hooks.holding?.();
-        await waitFor(phase.done, o.holdSeconds * 1000 + 60_000);
+        await waitFor(phase.done, holdSeconds * 1000 + 60_000);
         await during;
       } else {
         await hooks.beforeSend?.();

@@ -18,6 +18,7 @@
  */
 import { runLoadtest } from "./fleet.js";
 import { OptionError, parseLoadtestOptions } from "./options.js";
+import { loadtestFailures } from "./report.js";
 
 const env = process.env;
 const flag = (name: string) => env[`LOADGEN_${name.toUpperCase().replace(/-/g, "_")}`];
@@ -45,8 +46,11 @@ const result = await runLoadtest(options, {
   },
 });
 const { timeline: _timeline, histogram: _histogram, ...summary } = result;
+const failures = loadtestFailures(result);
 line("loadtest summary", {
   summary,
+  // Empty when every connection opened and held with no error or loss.
+  failures,
   // Flat fields so Logs Insights can sum and take max across tasks directly.
   reached: result.connections.reached,
   held: result.connections.held ?? 0,
@@ -68,4 +72,4 @@ if (Number.isFinite(linger) && linger > 0) {
   line("loadtest done: lingering", { seconds: linger });
   await new Promise((r) => setTimeout(r, linger * 1000));
 }
-process.exit(0);
+process.exit(failures.length > 0 ? 1 : 0);

@@ -39,6 +39,22 @@ export function summaryRows(r: LoadtestResult): Array<[string, string]> {
   return rows;
 }
 
+/**
+ * Why a run failed, one phrase per reason; empty when it reached every
+ * connection, held them all, lost no acknowledged message and met no error.
+ * The CLI exits 1 on any, so a script or CI job can tell a failed run.
+ */
+export function loadtestFailures(r: LoadtestResult): string[] {
+  const c = r.connections;
+  const failures: string[] = [];
+  if (r.scenario !== "churn" && c.reached < c.target) failures.push(`${n(c.target - c.reached)} of ${n(c.target)} connections not opened`);
+  if (c.dropped > 0) failures.push(`${n(c.dropped)} dropped while held`);
+  if (r.fanout && r.fanout.lost > 0) failures.push(`${n(r.fanout.lost)} acknowledged messages lost`);
+  const errors = Object.entries(r.errors).filter(([, v]) => v > 0);
+  if (errors.length > 0) failures.push(`errors: ${errors.map(([k, v]) => `${k} ${n(v)}`).join(", ")}`);
+  return failures;
+}
+
 export function formatTable(rows: Array<[string, string]>): string {
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`).join("\n");

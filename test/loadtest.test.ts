@@ -11,6 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runLoadtest } from "../loadtest/fleet.js";
 import { parseLoadtestOptions, OptionError } from "../loadtest/options.js";
+import { loadtestFailures } from "../loadtest/report.js";
+import { spawnSync } from "node:child_process";
+import { freePorts } from "../topology/index.js";
 import { mintHs256 } from "../loadtest/token.js";
 import { CONNECT_ERROR_CODE } from "../gateway/src/protocol.js";
 import { DEV_AUDIENCE, DEV_AUTH_SECRET, DEV_ISSUER, startTopology, type Topology } from "../topology/index.js";
@@ -38,6 +41,7 @@ test("idle: every connection is opened, joined, held on both gateways, then clos
   assert.equal(r.connections.dropped, 0);
   // Round robin over the two targets.
   assert.deepEqual(Object.values(r.connections.byTarget).sort(), [20, 20]);
+  assert.deepEqual(loadtestFailures(r), []);
 });
 
 test("fanout: every relayed event reaches every other member of its room, none lost", async () => {
@@ -73,6 +77,16 @@ test("authentication: a token signed with the wrong secret is counted as a refus
   // The gateway's code says why (here the signature), so a run with the wrong
   // claims or secret tells its user what to fix.
   assert.deepEqual(r.errors, { [`connect_refused:${CONNECT_ERROR_CODE.authInvalid}`]: 5 });
+  assert.deepEqual(loadtestFailures(r), ["5 of 5 connections not opened", "errors: connect_refused:auth_invalid 5"]);
+});
+
+test("the command exits 1 and says why when the run failed, so scripts and CI can tell", async () => {
+  const [closed] = await freePorts(1);
+  const cli = spawnSync(process.execPath, ["--import", "tsx", "loadtest/cli.ts", "--url", `http://127.0.0.1:${closed}`, "--connections", "3", "--hold", "0", "--out", ""], { encoding: "utf8", timeout: 60_000 });
+  assert.equal(cli.status, 1, cli.stderr);
+  assert.match(cli.stderr, /^npm run loadtest: FAILED: 3 of 3 connections not opened; errors: ECONNREFUSED 3$/m);
+  // Nothing open: no hold to wait through.
+  assert.doesNotMatch(cli.stdout, /holding 0 connections/);
 });
 
 test("options: bad values are refused with the flag and what was expected", () => {
