@@ -274,6 +274,8 @@ export const CONTEXT_SCHEMA = {
   authIssuer: optionalText({ group: "gateway", doc: "AUTH_ISSUER: expected `iss` claim.", pattern: /^\S{1,512}$/, accepted: "a non-empty string without spaces" }),
   authAudience: optionalText({ group: "gateway", doc: "AUTH_AUDIENCE: expected `aud` claim.", pattern: /^\S{1,512}$/, accepted: "a non-empty string without spaces" }),
   maxConnectionsPerUser: integer({ group: "gateway", doc: "MAX_CONNECTIONS_PER_USER: sockets one user may hold at once.", default: 10, min: 1, max: 10000 }),
+  connectRatePerIp: integer({ group: "gateway", doc: "CONNECT_RATE_PER_IP: new connections per second from one client IP (the NLB preserves client IPs); 0 = no limit. While loadgenTasks > 0 it is raised to at least loadgenRate, since each load-generator task is one IP.", default: 10, min: 0, max: 1000000 }),
+  connectBurstPerIp: integer({ group: "gateway", doc: "CONNECT_BURST_PER_IP: connections one IP may open at once above its rate. While loadgenTasks > 0 it is raised to at least 2 x loadgenRate.", default: 20, min: 1, max: 1000000 }),
   allowedOrigins: text({ group: "gateway", doc: "ALLOWED_ORIGINS: comma-separated CORS origins for browsers; empty = the gateway's own default.", pattern: /^[^\s]*$/, accepted: "a comma-separated list of origins without spaces", default: "" }),
   logLevel: choice({ group: "gateway", doc: "LOG_LEVEL of the gateway.", values: ["debug", "info", "warn", "error"] as const, default: "info" }),
 
@@ -305,7 +307,7 @@ export const CONTEXT_SCHEMA = {
   loadgenTasks: integer({ group: "load generator", doc: "Fargate tasks running the load generator (loadtest/main.ts, same image) against this stack's NLB, from public subnets with a public IP each. 0 = none; set it back to 0 after the test (a held test keeps its connections open).", default: 0, min: 0, max: 100 }),
   loadgenScenario: choice({ group: "load generator", doc: "LOADGEN_SCENARIO of every load-generator task.", values: ["idle", "fanout", "churn"] as const, default: "idle" }),
   loadgenConnections: integer({ group: "load generator", doc: "LOADGEN_CONNECTIONS: connections per load-generator task (about 15,000 per worker; nofile 65,536 gives four workers).", default: 15000, min: 1, max: 60000 }),
-  loadgenRate: integer({ group: "load generator", doc: "LOADGEN_RATE: new connections per second per task. Raise the gateway's per-IP connect limit to at least this for the test.", default: 500, min: 1, max: 10000 }),
+  loadgenRate: integer({ group: "load generator", doc: "LOADGEN_RATE: new connections per second per task. The gateways' per-IP connect limit is raised to at least this while loadgenTasks > 0.", default: 500, min: 1, max: 10000 }),
   loadgenHoldSeconds: integer({ group: "load generator", doc: "LOADGEN_HOLD: seconds each task holds its connections once all are open (idle scenario).", default: 300, min: 0, max: 86400 }),
 } as const;
 

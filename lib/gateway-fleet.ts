@@ -45,6 +45,23 @@ export function nofileLimit(maxConnectionsPerTask: number): number {
  * awslogs in non-blocking mode: a CloudWatch Logs hiccup must not block
  * stdout and with it the event loop that carries every socket of the task.
  */
+/**
+ * The gateways' per-IP connect limit. The NLB preserves client IPs, and a
+ * load-generator task is one public IP opening `loadgenRate` connections a
+ * second: while loadgenTasks > 0 the limit is raised to let that through
+ * (a configured 0, no limit, stays 0), and it returns to the configured
+ * values when loadgenTasks goes back to 0.
+ */
+export function connectLimitPerIp(config: SwitchboardConfig): { CONNECT_RATE_PER_IP: string; CONNECT_BURST_PER_IP: string } {
+  let rate = config.connectRatePerIp;
+  let burst = config.connectBurstPerIp;
+  if (config.loadgenTasks > 0 && rate > 0) {
+    rate = Math.max(rate, config.loadgenRate);
+    burst = Math.max(burst, 2 * config.loadgenRate);
+  }
+  return { CONNECT_RATE_PER_IP: String(rate), CONNECT_BURST_PER_IP: String(burst) };
+}
+
 export function nonBlockingLogs(logGroup: logs.ILogGroup, streamPrefix: string): ecs.LogDriver {
   return ecs.LogDrivers.awsLogs({
     logGroup,
@@ -138,6 +155,7 @@ export class GatewayFleet extends Construct {
       SERVICE_NAME: props.metricsServiceName,
       AUTH_MODE: config.authMode,
       MAX_CONNECTIONS_PER_USER: String(config.maxConnectionsPerUser),
+      ...connectLimitPerIp(config),
       LOG_LEVEL: config.logLevel,
     };
     if (config.authJwksUrl) environment.AUTH_JWKS_URL = config.authJwksUrl;

@@ -19,6 +19,37 @@ function rejects(context: Record<string, unknown>, ...fragments: string[]): void
   );
 }
 
+/** The environment of the gateway container (the task definition that is not the load generator's). */
+function gatewayEnv(json: unknown): Record<string, unknown> {
+  const gateway = resourcesOf(json as never, "AWS::ECS::TaskDefinition").find(([id]) => !id.startsWith("LoadGenerator"))![1];
+  return Object.fromEntries((gateway.Properties.ContainerDefinitions[0].Environment as { Name: string; Value: unknown }[]).map((e) => [e.Name, e.Value]));
+}
+
+describe("loadgen: the gateways' per-IP connect limit", () => {
+  it("is the configured one without load generators (defaults 10/s, burst 20)", () => {
+    const env = gatewayEnv(synthesize().json);
+    assert.equal(env.CONNECT_RATE_PER_IP, "10");
+    assert.equal(env.CONNECT_BURST_PER_IP, "20");
+    const tuned = gatewayEnv(synthesize({ connectRatePerIp: "5", connectBurstPerIp: "8" }).json);
+    assert.equal(tuned.CONNECT_RATE_PER_IP, "5");
+    assert.equal(tuned.CONNECT_BURST_PER_IP, "8");
+  });
+  it("is raised to loadgenRate (burst twice that) while loadgenTasks > 0: each task is one IP", () => {
+    const env = gatewayEnv(synthesize({ loadgenTasks: "2" }).json);
+    assert.equal(env.CONNECT_RATE_PER_IP, "500");
+    assert.equal(env.CONNECT_BURST_PER_IP, "1000");
+    const higher = gatewayEnv(synthesize({ loadgenTasks: "2", loadgenRate: "50", connectRatePerIp: "80", connectBurstPerIp: "300" }).json);
+    assert.equal(higher.CONNECT_RATE_PER_IP, "80", "a configured limit above loadgenRate stays");
+    assert.equal(higher.CONNECT_BURST_PER_IP, "300");
+    const off = gatewayEnv(synthesize({ loadgenTasks: "2", connectRatePerIp: "0" }).json);
+    assert.equal(off.CONNECT_RATE_PER_IP, "0", "no limit stays no limit");
+  });
+  it("refuses a negative or non-integer limit, naming the parameter", () => {
+    rejects({ connectRatePerIp: "-1" }, "connectRatePerIp", "an integer from 0 to 1000000");
+    rejects({ connectBurstPerIp: "0" }, "connectBurstPerIp", "an integer from 1 to 1000000");
+  });
+});
+
 describe("loadgen: default context", () => {
   const { json, stack } = synthesize();
   it("no load-generator construct, service or task definition", () => {
