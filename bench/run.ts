@@ -30,15 +30,22 @@ const SCALES = {
   full: { processes: 4, idleConnections: 60_000, idleRate: 700, holdSeconds: 60, settleSeconds: 10, rooms: 200, roomSize: 10, saturationSeconds: 10, moderateRate: 400, moderateSeconds: 15 },
   small: { processes: 2, idleConnections: 2_000, idleRate: 500, holdSeconds: 5, settleSeconds: 2, rooms: 100, roomSize: 10, saturationSeconds: 4, moderateRate: 100, moderateSeconds: 4 },
 };
-const { values } = parseArgs({
-  options: {
-    scale: { type: "string", default: "full" },
-    only: { type: "string", default: "idle,fanout,broker" },
-    // Override single settings, e.g. --set idleConnections=24000,holdSeconds=20
-    set: { type: "string", default: "" },
-    verbose: { type: "boolean", default: false },
-  },
-});
+const USAGE = "[--scale full|small] [--only idle,fanout,broker] [--set key=value,...] [--verbose]";
+let values: { scale?: string; only?: string; set?: string; verbose?: boolean };
+try {
+  ({ values } = parseArgs({
+    options: {
+      scale: { type: "string", default: "full" },
+      only: { type: "string", default: "idle,fanout,broker" },
+      // Override single settings, e.g. --set idleConnections=24000,holdSeconds=20
+      set: { type: "string", default: "" },
+      verbose: { type: "boolean", default: false },
+    },
+  }));
+} catch (err) {
+  process.stderr.write(`npm run bench: ${(err as Error).message.replace(/\. To specify a positional argument.*$/s, "")}. Options: ${USAGE}\n`);
+  process.exit(2);
+}
 const scaleName = values.scale as keyof typeof SCALES;
 if (!SCALES[scaleName]) {
   process.stderr.write(`npm run bench: --scale ${JSON.stringify(values.scale)}: expected full or small\n`);

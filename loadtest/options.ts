@@ -109,12 +109,12 @@ export function parseLoadtestOptions(raw: Record<string, string | undefined>): L
     holdSeconds: int(raw, "hold", DEFAULTS.holdSeconds, 0, 86_400),
     durationSeconds: int(raw, "duration", DEFAULTS.durationSeconds, 1, 86_400),
     roomSize: int(raw, "room-size", scenario === "fanout" ? 10 : DEFAULTS.roomSize, 1, 100_000),
-    messageRate: messageRateRaw === "max" ? "max" : int(raw, "message-rate", DEFAULTS.messageRate as number, 1, 10_000_000),
+    messageRate: messageRateRaw === "max" ? "max" : int(raw, "message-rate", DEFAULTS.messageRate as number, 1, 10_000_000, ' or "max"'),
     window: int(raw, "window", DEFAULTS.window, 1, 1000),
     payloadBytes: int(raw, "payload-bytes", DEFAULTS.payloadBytes, 0, 1_000_000),
     cycles: int(raw, "cycles", DEFAULTS.cycles, 1, 10_000_000),
     workers: raw.workers ? int(raw, "workers", 1, 1, 1000) : undefined,
-    sourceAddresses: (raw["source-addresses"] ?? "auto") !== "off",
+    sourceAddresses: sourceAddresses(raw["source-addresses"]),
     tlsSkipHostname: bool(raw, "tls-skip-hostname", false),
     token,
     tokenSecret,
@@ -155,13 +155,20 @@ function bool(raw: Record<string, string | undefined>, name: string, fallback: b
   throw new OptionError(`--${name} ${JSON.stringify(v)}: expected true or false`);
 }
 
-function int(raw: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number): number {
+function int(raw: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number, alternative = ""): number {
   const v = raw[name];
   if (v === undefined || v === "") return fallback;
   if (!/^\d+$/.test(v.trim()) || Number(v) < min || Number(v) > max) {
-    throw new OptionError(`--${name} ${JSON.stringify(v)}: expected an integer from ${min} to ${max}`);
+    throw new OptionError(`--${name} ${JSON.stringify(v)}: expected an integer from ${min} to ${max}${alternative}`);
   }
   return Number(v);
+}
+
+/** `auto` (the default) and `on` spread loopback connections over 127.0.0.x; `off` does not. */
+function sourceAddresses(v: string | undefined): boolean {
+  if (v === undefined || v === "" || v === "auto" || v === "on") return true;
+  if (v === "off") return false;
+  throw new OptionError(`--source-addresses ${JSON.stringify(v)}: expected auto, on or off`);
 }
 
 /** The soft limit on open files of this process (each socket is one), from /proc on Linux. */

@@ -104,7 +104,8 @@ function histogramChart(r: LoadtestResult): string {
       return `<rect x="${(P + i * bw).toFixed(1)}" y="${(H - P - h).toFixed(1)}" width="${Math.max(1, bw - 1).toFixed(1)}" height="${h.toFixed(1)}" fill="#16a34a"><title>${x.lowMs.toFixed(2)}-${x.highMs.toFixed(2)} ms: ${x.count}</title></rect>`;
     })
     .join("");
-  return `<h3>Latency histogram (log-scale buckets)</h3><svg width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img">${bars}
+  const what = r.scenario === "churn" ? "Cycle time" : "Delivery latency";
+  return `<h3>${what} histogram (log-scale buckets)</h3><svg width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img">${bars}
 <text x="${P}" y="${H - P + 16}" font-size="11">${b[0].lowMs.toFixed(2)} ms</text>
 <text x="${W - P}" y="${H - P + 16}" font-size="11" text-anchor="end">${b[b.length - 1].highMs.toFixed(1)} ms</text></svg>`;
 }

@@ -2,39 +2,54 @@
  * `npm run plan -- --connections 100000 --message-rate 2000 --room-size 4`
  * `npm run plan -- --examples`   (100k, 500k and 1M connections)
  *
- * Measured inputs come from the latest bench/results/*.json (`--results F`
- * to choose one); override any with --rss-kb, --cpu-us-per-delivery,
- * --broker-us-per-publish. Prints the context parameters and the arithmetic.
+ * Measured inputs come from the newest full-scale bench/results/*.json
+ * (`-small` smoke runs are skipped; `--results F` to choose one); override
+ * the three that vary most with --rss-kb, --cpu-us-per-delivery,
+ * --broker-us-per-publish. Prints the context parameters and the arithmetic,
+ * and exits 2 when the stack would refuse them (lib/config.ts's limits).
  */
 import { parseArgs } from "node:util";
 import { latestResultFile, measurementsFrom, type Measurements } from "./measurements.js";
-import { planDeployment, type Target } from "./plan.js";
+import { planDeployment, stackRefusal, type Target } from "./plan.js";
 
-const { values } = parseArgs({
-  options: {
-    connections: { type: "string" },
-    "message-rate": { type: "string" },
-    "room-size": { type: "string", default: "4" },
-    results: { type: "string" },
-    "rss-kb": { type: "string" },
-    "cpu-us-per-delivery": { type: "string" },
-    "broker-us-per-publish": { type: "string" },
-    examples: { type: "boolean", default: false },
-  },
-});
+const USAGE = "--connections N --message-rate N [--room-size N] [--results FILE] [--rss-kb N] [--cpu-us-per-delivery N] [--broker-us-per-publish N] | --examples";
 
 function fail(message: string): never {
   process.stderr.write(`npm run plan: ${message}\n`);
   process.exit(2);
 }
-function num(name: string, raw: string | undefined, min: number): number | undefined {
-  if (raw === undefined) return undefined;
+
+let values: Record<string, string | boolean | undefined>;
+try {
+  ({ values } = parseArgs({
+    options: {
+      connections: { type: "string" },
+      "message-rate": { type: "string" },
+      "room-size": { type: "string", default: "4" },
+      results: { type: "string" },
+      "rss-kb": { type: "string" },
+      "cpu-us-per-delivery": { type: "string" },
+      "broker-us-per-publish": { type: "string" },
+      examples: { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+    },
+  }));
+} catch (err) {
+  fail(`${(err as Error).message.replace(/\. To specify a positional argument.*$/s, "")}. Options: ${USAGE}`);
+}
+if (values.help) {
+  process.stdout.write(`npm run plan -- ${USAGE}\n`);
+  process.exit(0);
+}
+
+function num(name: string, raw: string | boolean | undefined, min: number, whole = false): number | undefined {
+  if (raw === undefined || typeof raw === "boolean") return undefined;
   const v = Number(raw);
-  if (!Number.isFinite(v) || v < min) fail(`--${name} ${JSON.stringify(raw)}: expected a number >= ${min}`);
+  if (!Number.isFinite(v) || v < min || (whole && !Number.isInteger(v))) fail(`--${name} ${JSON.stringify(raw)}: expected a ${whole ? "whole number" : "number"} >= ${min}`);
   return v;
 }
 
-const file = values.results ?? latestResultFile();
+const file = (values.results as string | undefined) ?? latestResultFile();
 if (!file) fail("no bench result found in bench/results/: run `npm run bench` first, or pass --results FILE");
 let m: Measurements;
 try {
@@ -55,9 +70,9 @@ const targets: Target[] = values.examples
   ? [100_000, 500_000, 1_000_000].map((c) => ({ connections: c, messageRate: c / 10, roomSize: 4 }))
   : [
       {
-        connections: num("connections", values.connections, 1) ?? fail("--connections N is required (or --examples)"),
+        connections: num("connections", values.connections, 1, true) ?? fail("--connections N is required (or --examples)"),
         messageRate: num("message-rate", values["message-rate"], 0) ?? fail("--message-rate N (messages/s into rooms, whole fleet) is required"),
-        roomSize: num("room-size", values["room-size"], 2)!,
+        roomSize: num("room-size", values["room-size"], 2, true)!,
       },
     ];
 
@@ -65,4 +80,7 @@ for (const t of targets) {
   const plan = planDeployment(t, m);
   process.stdout.write(`\n${plan.arithmetic.join("\n")}\n\n`);
   process.stdout.write(`context: ${Object.entries(plan.context).map(([k, v]) => `-c ${k}=${v}`).join(" ")}\n`);
+  // The stack's own limits (lib/config.ts): a plan past them would fail at synth.
+  const refusal = stackRefusal(plan);
+  if (refusal) fail(`one stack cannot hold this plan: ${refusal} Split the target over several stacks, or over fleets (context \`fleets\`, each with its own tasks and replication group).`);
 }

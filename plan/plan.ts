@@ -3,6 +3,7 @@
  * the stack's context parameters, with every step of the arithmetic kept as
  * a line of text so a reader can check it. Pure: no I/O.
  */
+import { ConfigError, parseConfig } from "../lib/config.js";
 import type { Measurements } from "./measurements.js";
 
 export interface Target {
@@ -121,4 +122,18 @@ export function planDeployment(t: Target, m: Measurements, p: Policy = DEFAULT_P
     context: { taskCpu: 1024, taskMemoryMiB, maxConnectionsPerTask: max, targetConnectionsPerTask: target, desiredCount: desired, maxTasks, shards, cacheNodeType },
     arithmetic: out,
   };
+}
+
+/**
+ * Why the stack would refuse this plan's context (its own parser, so the
+ * limits cannot drift apart), or undefined when `cdk deploy` would take it.
+ */
+export function stackRefusal(plan: Plan): string | undefined {
+  try {
+    parseConfig(Object.fromEntries(Object.entries(plan.context).map(([k, v]) => [k, String(v)])));
+    return undefined;
+  } catch (err) {
+    if (err instanceof ConfigError) return err.message;
+    throw err;
+  }
 }

@@ -94,6 +94,9 @@ test("options: bad values are refused with the flag and what was expected", () =
   assert.throws(() => parseLoadtestOptions({ url: "http://127.0.0.1:1", scenario: "storm" }), /--scenario "storm": expected one of idle, fanout, churn/);
   assert.throws(() => parseLoadtestOptions({ url: "http://127.0.0.1:1", connections: "-5" }), /--connections "-5": expected an integer/);
   assert.throws(() => parseLoadtestOptions({ url: "http://127.0.0.1:1", token: "a", "token-secret": "b" }), /give one, not both/);
+  assert.throws(() => parseLoadtestOptions({ url: "http://127.0.0.1:1", scenario: "fanout", "message-rate": "MAX" }), /--message-rate "MAX": expected an integer from 1 to 10000000 or "max"/);
+  assert.throws(() => parseLoadtestOptions({ url: "http://127.0.0.1:1", "source-addresses": "yes" }), /--source-addresses "yes": expected auto, on or off/);
+  assert.equal(parseLoadtestOptions({ url: "http://127.0.0.1:1", "source-addresses": "off" }).sourceAddresses, false);
 });
 
 test("options: --token-secret-file reads the secret (trimmed) and names the file when it cannot", () => {

@@ -1,7 +1,8 @@
 /** The capacity planner's arithmetic: its recommendation must satisfy its own constraints. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { DEFAULT_POLICY, planDeployment } from "../plan/plan.js";
+import { spawnSync } from "node:child_process";
+import { DEFAULT_POLICY, planDeployment, stackRefusal } from "../plan/plan.js";
 import type { Measurements } from "../plan/measurements.js";
 
 const measured: Measurements = {
@@ -56,4 +57,29 @@ test("memory caps connections per task when each connection is heavy", () => {
   assert.equal(c.taskMemoryMiB, 8192);
   assert.ok(c.maxConnectionsPerTask < DEFAULT_POLICY.maxConnectionsCap);
   assert.ok(heavy.baseRss + c.maxConnectionsPerTask * heavy.rssPerConnection <= 8192 * 2 ** 20 * DEFAULT_POLICY.memoryShare);
+});
+
+test("a plan the stack would refuse is named as such, with the stack's own reason", () => {
+  assert.equal(stackRefusal(planDeployment({ connections: 1_000_000, messageRate: 100_000, roomSize: 4 }, measured)), undefined);
+  const huge = stackRefusal(planDeployment({ connections: 1e12, messageRate: 1e9, roomSize: 4 }, measured));
+  assert.match(huge ?? "", /Invalid context parameter "(desiredCount|maxTasks|shards)".*an integer from 1 to (1000|500)/);
+});
+
+/** `npm run plan` as a user runs it. */
+function plan(...args: string[]) {
+  return spawnSync(process.execPath, ["--import", "tsx", "plan/cli.ts", ...args], { encoding: "utf8", timeout: 60_000 });
+}
+
+test("npm run plan: unknown flags, fractions and plans past the stack's limits exit 2 with one clear line", () => {
+  const unknown = plan("--connections", "100000", "--message-rate", "10000", "--rooms-size", "4");
+  assert.equal(unknown.status, 2);
+  assert.equal(unknown.stderr, "npm run plan: Unknown option '--rooms-size'. Options: --connections N --message-rate N [--room-size N] [--results FILE] [--rss-kb N] [--cpu-us-per-delivery N] [--broker-us-per-publish N] | --examples\n");
+  const fraction = plan("--connections", "1.5", "--message-rate", "1");
+  assert.equal(fraction.status, 2);
+  assert.equal(fraction.stderr, 'npm run plan: --connections "1.5": expected a whole number >= 1\n');
+  const room = plan("--connections", "1000", "--message-rate", "1", "--room-size", "2.5");
+  assert.equal(room.stderr, 'npm run plan: --room-size "2.5": expected a whole number >= 2\n');
+  const huge = plan("--connections", "1000000000000", "--message-rate", "1000000000", "--results", "bench/results/2026-12-04T04-45.json");
+  assert.equal(huge.status, 2);
+  assert.match(huge.stderr, /^npm run plan: one stack cannot hold this plan: Invalid context parameter "(desiredCount|maxTasks|shards)"/);
 });
