@@ -15,7 +15,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { parseCommandArgs } from "../scripts/cli-args.js";
 import { runLoadtest, type LoadtestResult } from "../loadtest/fleet.js";
 import { parseLoadtestOptions } from "../loadtest/options.js";
 import { DEV_AUDIENCE, DEV_AUTH_SECRET, DEV_ISSUER, freePorts, startRedisCluster, type RedisCluster } from "../topology/index.js";
@@ -31,21 +31,17 @@ const SCALES = {
   small: { processes: 2, idleConnections: 2_000, idleRate: 500, holdSeconds: 5, settleSeconds: 2, rooms: 100, roomSize: 10, saturationSeconds: 4, moderateRate: 100, moderateSeconds: 4 },
 };
 const USAGE = "[--scale full|small] [--only idle,fanout,broker] [--set key=value,...] [--verbose]";
-let values: { scale?: string; only?: string; set?: string; verbose?: boolean };
-try {
-  ({ values } = parseArgs({
-    options: {
-      scale: { type: "string", default: "full" },
-      only: { type: "string", default: "idle,fanout,broker" },
-      // Override single settings, e.g. --set idleConnections=24000,holdSeconds=20
-      set: { type: "string", default: "" },
-      verbose: { type: "boolean", default: false },
-    },
-  }));
-} catch (err) {
-  process.stderr.write(`npm run bench: ${(err as Error).message.replace(/\. To specify a positional argument.*$/s, "")}. Options: ${USAGE}\n`);
-  process.exit(2);
-}
+const values = parseCommandArgs(
+  "bench",
+  {
+    scale: { type: "string", default: "full" },
+    only: { type: "string", default: "idle,fanout,broker" },
+    // Override single settings, e.g. --set idleConnections=24000,holdSeconds=20
+    set: { type: "string", default: "" },
+    verbose: { type: "boolean", default: false },
+  },
+  USAGE,
+);
 const scaleName = values.scale as keyof typeof SCALES;
 if (!SCALES[scaleName]) {
   process.stderr.write(`npm run bench: --scale ${JSON.stringify(values.scale)}: expected full or small\n`);

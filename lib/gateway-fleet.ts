@@ -42,10 +42,6 @@ export function nofileLimit(maxConnectionsPerTask: number): number {
 }
 
 /**
- * awslogs in non-blocking mode: a CloudWatch Logs hiccup must not block
- * stdout and with it the event loop that carries every socket of the task.
- */
-/**
  * The gateways' per-IP connect limit. The NLB preserves client IPs, and a
  * load-generator task is one public IP opening `loadgenRate` connections a
  * second: while loadgenTasks > 0 the limit is raised to let that through
@@ -62,6 +58,10 @@ export function connectLimitPerIp(config: SwitchboardConfig): { CONNECT_RATE_PER
   return { CONNECT_RATE_PER_IP: String(rate), CONNECT_BURST_PER_IP: String(burst) };
 }
 
+/**
+ * awslogs in non-blocking mode: a CloudWatch Logs hiccup must not block
+ * stdout and with it the event loop that carries every socket of the task.
+ */
 export function nonBlockingLogs(logGroup: logs.ILogGroup, streamPrefix: string): ecs.LogDriver {
   return ecs.LogDrivers.awsLogs({
     logGroup,

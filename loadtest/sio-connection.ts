@@ -23,7 +23,6 @@ export interface SioConnectOptions {
   timeoutMs: number;
 }
 
-/** Why a connection failed or ended; `kind` is what the summary counts. */
 /** A CONNECT_ERROR packet's body: Socket.IO sends `{ message, data? }`, the gateway puts its code in `data.code`. */
 function parseRefusal(body: string): { code?: string; message: string } {
   try {
@@ -35,6 +34,7 @@ function parseRefusal(body: string): { code?: string; message: string } {
   }
 }
 
+/** Why a connection failed or ended; `kind` is what the summary counts. */
 export class SioError extends Error {
   constructor(
     readonly kind: string,

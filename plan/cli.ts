@@ -8,7 +8,7 @@
  * --broker-us-per-publish. Prints the context parameters and the arithmetic,
  * and exits 2 when the stack would refuse them (lib/config.ts's limits).
  */
-import { parseArgs } from "node:util";
+import { parseCommandArgs } from "../scripts/cli-args.js";
 import { latestResultFile, measurementsFrom, type Measurements } from "./measurements.js";
 import { planDeployment, stackRefusal, type Target } from "./plan.js";
 
@@ -19,37 +19,34 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-let values: Record<string, string | boolean | undefined>;
-try {
-  ({ values } = parseArgs({
-    options: {
-      connections: { type: "string" },
-      "message-rate": { type: "string" },
-      "room-size": { type: "string", default: "4" },
-      results: { type: "string" },
-      "rss-kb": { type: "string" },
-      "cpu-us-per-delivery": { type: "string" },
-      "broker-us-per-publish": { type: "string" },
-      examples: { type: "boolean", default: false },
-      help: { type: "boolean", default: false },
-    },
-  }));
-} catch (err) {
-  fail(`${(err as Error).message.replace(/\. To specify a positional argument.*$/s, "")}. Options: ${USAGE}`);
-}
+const values = parseCommandArgs(
+  "plan",
+  {
+    connections: { type: "string" },
+    "message-rate": { type: "string" },
+    "room-size": { type: "string", default: "4" },
+    results: { type: "string" },
+    "rss-kb": { type: "string" },
+    "cpu-us-per-delivery": { type: "string" },
+    "broker-us-per-publish": { type: "string" },
+    examples: { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
+  },
+  USAGE,
+);
 if (values.help) {
   process.stdout.write(`npm run plan -- ${USAGE}\n`);
   process.exit(0);
 }
 
-function num(name: string, raw: string | boolean | undefined, min: number, whole = false): number | undefined {
-  if (raw === undefined || typeof raw === "boolean") return undefined;
+function num(name: string, raw: string | undefined, min: number, whole = false): number | undefined {
+  if (raw === undefined) return undefined;
   const v = Number(raw);
   if (!Number.isFinite(v) || v < min || (whole && !Number.isInteger(v))) fail(`--${name} ${JSON.stringify(raw)}: expected a ${whole ? "whole number" : "number"} >= ${min}`);
   return v;
 }
 
-const file = (values.results as string | undefined) ?? latestResultFile();
+const file = values.results ?? latestResultFile();
 if (!file) fail("no bench result found in bench/results/: run `npm run bench` first, or pass --results FILE");
 let m: Measurements;
 try {

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ConfigError } from "../lib/config.js";
-import { resourcesOf, synthesize } from "./stack/synthesize.js";
+import { containerEnvironment, resourcesOf, synthesize } from "./stack/synthesize.js";
 
 /** Asserts synthesis with `context` fails on parsing with a message containing every fragment. */
 function rejects(context: Record<string, unknown>, ...fragments: string[]): void {
@@ -19,11 +19,8 @@ function rejects(context: Record<string, unknown>, ...fragments: string[]): void
   );
 }
 
-/** The environment of the gateway container (the task definition that is not the load generator's). */
-function gatewayEnv(json: unknown): Record<string, unknown> {
-  const gateway = resourcesOf(json as never, "AWS::ECS::TaskDefinition").find(([id]) => !id.startsWith("LoadGenerator"))![1];
-  return Object.fromEntries((gateway.Properties.ContainerDefinitions[0].Environment as { Name: string; Value: unknown }[]).map((e) => [e.Name, e.Value]));
-}
+/** The gateway container's environment (the task definition that is not the load generator's). */
+const gatewayEnv = (json: Record<string, any>) => containerEnvironment(json, (id) => !id.startsWith("LoadGenerator"));
 
 describe("loadgen: the gateways' per-IP connect limit", () => {
   it("is the configured one without load generators (defaults 10/s, burst 20)", () => {
@@ -146,8 +143,7 @@ describe("loadgen: invalid context", () => {
 describe("loadgen: behind certificateArn", () => {
   // The listener's certificate names your domain, not the NLB's DNS name the tasks connect to.
   const { json } = synthesize({ loadgenTasks: "1", certificateArn: "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555" });
-  const taskDef = resourcesOf(json, "AWS::ECS::TaskDefinition").find(([id]) => id.startsWith("LoadGenerator"));
-  const env = Object.fromEntries(((taskDef?.[1].Properties.ContainerDefinitions[0].Environment ?? []) as { Name: string; Value: unknown }[]).map((e) => [e.Name, e.Value]));
+  const env = containerEnvironment(json, (id) => id.startsWith("LoadGenerator"));
   const nlbId = resourcesOf(json, "AWS::ElasticLoadBalancingV2::LoadBalancer")[0][0];
 
   it("targets https://<NLB DNSName>:443 and verifies the certificate chain, not the host name", () => {

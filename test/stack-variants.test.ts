@@ -4,14 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ACCOUNT, REGION, VPC_ID, alarmNamed, alarmNames, resourcesOf, synthesize, vpcLookupContext } from "./stack/synthesize.js";
+import { ACCOUNT, REGION, VPC_ID, alarmNamed, alarmNames, containerEnvironment, resourcesOf, synthesize, vpcLookupContext } from "./stack/synthesize.js";
 
 const attr = (list: { Key: string; Value: string }[], key: string) => list.find((a) => a.Key === key)?.Value;
-const envOf = (json: any, taskDefId?: string) => {
-  const defs = resourcesOf(json, "AWS::ECS::TaskDefinition").filter(([id]) => !taskDefId || id.startsWith(taskDefId));
-  const c = defs[0]![1].Properties.ContainerDefinitions[0];
-  return Object.fromEntries((c.Environment as { Name: string; Value: unknown }[]).map((e) => [e.Name, e.Value]));
-};
+const envOf = (json: any, taskDefId?: string) => containerEnvironment(json, (id) => !taskDefId || id.startsWith(taskDefId));
 
 describe("shards=8 replicasPerShard=2 desiredCount=6", () => {
   const { json, nagFindings } = synthesize({ shards: "8", replicasPerShard: "2", desiredCount: "6" });

@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { App } from "aws-cdk-lib";
@@ -42,6 +43,14 @@ export function synthesize(context: Record<string, unknown> = {}, environment: R
 /** Resources of a type, as [logicalId, resource] pairs. */
 export function resourcesOf(json: Record<string, any>, type: string): [string, any][] {
   return Object.entries(json.Resources as Record<string, any>).filter(([, r]) => r.Type === type);
+}
+
+/** The first container's environment (name -> value) of the first task definition whose logical ID `pick` accepts. */
+export function containerEnvironment(json: Record<string, any>, pick: (logicalId: string) => boolean = () => true): Record<string, unknown> {
+  const def = resourcesOf(json, "AWS::ECS::TaskDefinition").find(([id]) => pick(id));
+  assert.ok(def, "no task definition matched");
+  const vars = (def[1].Properties.ContainerDefinitions[0].Environment ?? []) as { Name: string; Value: unknown }[];
+  return Object.fromEntries(vars.map((e) => [e.Name, e.Value]));
 }
 
 /** Alarm names (they are literal: `<stack>-<name>`), sorted. */
